@@ -1,0 +1,46 @@
+# Two commands on a fresh machine with python3 and make: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint format openapi migrate regions clean bench
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(INSTALLED)  ## Create .venv and install the service with its test tools
+
+migrate: install  ## Bring the configured database to the newest schema
+	$(BIN)/aixin migrate
+
+regions: install  ## Load the bundled division codes (idempotent)
+	$(BIN)/aixin regions load
+
+run: migrate regions  ## Serve the API on http://127.0.0.1:8000 (docs at /docs)
+	$(BIN)/aixin serve
+
+test: install  ## The whole suite, on SQLite and on PostgreSQL
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install  ## ruff (lint and format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+openapi: install  ## Write openapi/openapi.json from the code
+	$(BIN)/aixin openapi --output openapi/openapi.json
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+bench: install  ## Benchmarks (not tests): results printed and written to benchmarks/results/
+	$(BIN)/python -m benchmarks.browse --needs $${BENCH_NEEDS:-100000}

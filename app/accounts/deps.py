@@ -1,0 +1,76 @@
+"""Who is calling: the ``Annotated`` dependencies every router uses to authorise."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from app.accounts.models import User
+from app.core.db import SessionDep
+from app.core.errors import Forbidden, Unauthorized
+from app.core.scope import Scope
+from app.core.security import Passwords, TokenError, Tokens
+
+bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_passwords(request: Request) -> Passwords:
+    passwords: Passwords = request.app.state.passwords
+    return passwords
+
+
+def get_tokens(request: Request) -> Tokens:
+    tokens: Tokens = request.app.state.tokens
+    return tokens
+
+
+PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
+TokensDep = Annotated[Tokens, Depends(get_tokens)]
+
+
+async def get_current_user(
+    session: SessionDep, tokens: TokensDep, token: Annotated[str | None, Depends(bearer)]
+) -> User:
+    """The signed-in user, from a valid, unexpired access token of an active account."""
+    if not token:
+        raise Unauthorized("Sign in: this needs a bearer token", code="not_authenticated")
+    try:
+        claims = tokens.read_access(token)
+    except TokenError as exc:
+        code = "token_expired" if "expired" in str(exc) else "invalid_token"
+        raise Unauthorized(str(exc).capitalize(), code=code) from exc
+    user = await session.get(User, claims.user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("The account is disabled", code="account_disabled")
+    if (user.role, user.scope_code) != (claims.role, claims.scope):
+        # The account's role or scope changed since the token was issued.
+        raise Unauthorized("The token is out of date; sign in again", code="invalid_token")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_admin(user: CurrentUser) -> User:
+    if not user.is_admin:
+        raise Forbidden("Only an admin may do this", code="admin_only")
+    return user
+
+
+def get_donor(user: CurrentUser) -> User:
+    if user.role != "donor":
+        raise Forbidden("Only a donor may do this", code="donor_only")
+    return user
+
+
+def get_admin_scope(admin: Annotated[User, Depends(get_admin)]) -> Scope:
+    """The scope every query of this admin is filtered by, in SQL."""
+    assert admin.scope_code is not None
+    return Scope(admin.scope_code)
+
+
+Admin = Annotated[User, Depends(get_admin)]
+Donor = Annotated[User, Depends(get_donor)]
+AdminScope = Annotated[Scope, Depends(get_admin_scope)]

@@ -1,0 +1,77 @@
+"""Sign-up, sign-in, the caller's own account, and admins within a scope."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from app.accounts import service
+from app.accounts.deps import Admin, AdminScope, CurrentUser, PasswordsDep, TokensDep
+from app.accounts.schemas import AdminCreate, AdminList, AdminRead, Me, Refresh, Register, TokenPair
+from app.core.db import SessionDep
+
+auth_router = APIRouter(prefix="/auth", tags=["auth"])
+me_router = APIRouter(tags=["auth"])
+admins_router = APIRouter(prefix="/admins", tags=["admins"])
+
+
+@auth_router.post("/register", response_model=Me, status_code=status.HTTP_201_CREATED)
+async def register(session: SessionDep, passwords: PasswordsDep, body: Register) -> Me:
+    """Create a donor account (爱心人士, 爱心企业 or 社会组织)."""
+    user = await service.register_donor(session, passwords, body)
+    return Me.model_validate(user)
+
+
+@auth_router.post("/token", response_model=TokenPair)
+async def token(
+    session: SessionDep,
+    passwords: PasswordsDep,
+    tokens: TokensDep,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+) -> TokenPair:
+    """Sign in (OAuth2 password flow): a short-lived access token and a refresh token."""
+    user = await service.authenticate(session, passwords, form.username, form.password)
+    return await service.issue_tokens(session, tokens, user)
+
+
+@auth_router.post("/refresh", response_model=TokenPair)
+async def refresh(session: SessionDep, tokens: TokensDep, body: Refresh) -> TokenPair:
+    """Trade a refresh token for a new pair; each refresh token works once."""
+    return await service.rotate_refresh(session, tokens, body.refresh_token)
+
+
+@me_router.get("/me", response_model=Me)
+async def read_me(user: CurrentUser) -> Me:
+    """The signed-in account."""
+    return Me.model_validate(user)
+
+
+@admins_router.post("", response_model=AdminRead, status_code=status.HTTP_201_CREATED)
+async def create_admin(
+    session: SessionDep, passwords: PasswordsDep, admin: Admin, body: AdminCreate
+) -> AdminRead:
+    """Create an admin of a lower role, inside the caller's own scope."""
+    created = await service.create_admin(session, passwords, admin, body)
+    return AdminRead.model_validate(created)
+
+
+@admins_router.get("", response_model=AdminList)
+async def list_admins(
+    session: SessionDep,
+    scope: AdminScope,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> AdminList:
+    """The admins inside the caller's scope."""
+    admins, total = await service.list_admins(session, scope, limit=limit, offset=offset)
+    return AdminList(items=[AdminRead.model_validate(a) for a in admins], total=total)
+
+
+@admins_router.get("/{admin_id}", response_model=AdminRead)
+async def get_admin(
+    session: SessionDep, scope: AdminScope, admin_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
+) -> AdminRead:
+    """One admin inside the caller's scope (404 outside it)."""
+    return AdminRead.model_validate(await service.get_admin(session, scope, admin_id))

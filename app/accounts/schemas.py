@@ -1,0 +1,116 @@
+"""Requests and responses of the account endpoints."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+
+def _lower(value: object) -> object:
+    # pydantic checks ``pattern`` before applying ``to_lower``: lower-case first, so that "LiHua"
+    # is accepted as "lihua" rather than rejected by the lower-case pattern. ASCII only, so that
+    # no other character (the Kelvin sign lower-cases to "k") turns into an accepted one.
+    return value.lower() if isinstance(value, str) and value.isascii() else value
+
+
+Username = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_lower=True,
+        min_length=3,
+        max_length=64,
+        pattern=r"^[a-z0-9][a-z0-9_.\-]*$",
+    ),
+    BeforeValidator(_lower),
+    Field(
+        description="3-64 characters: letters, digits, '_', '.', '-'; case-insensitive",
+        examples=["lihua"],
+    ),
+]
+Password = Annotated[str, Field(min_length=8, max_length=128, description="8-128 characters")]
+DisplayName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    Field(examples=["李华"]),
+]
+DonorKind = Literal["individual", "enterprise", "organization"]
+AdminRole = Literal["platform", "county", "township", "village"]
+Role = Literal["donor", "platform", "county", "township", "village"]
+ScopeCode = Annotated[
+    str,
+    Field(
+        pattern=r"^([0-9]{6}|[0-9]{9}|[0-9]{12})?$",
+        description="The region code the admin acts in: 6 digits for a county admin, "
+        "9 for a township, 12 for a village, empty for the platform admin",
+        examples=["430525101"],
+    ),
+]
+
+
+class Register(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: Username
+    password: Password
+    display_name: DisplayName
+    kind: DonorKind = Field(
+        description="individual 爱心人士, enterprise 爱心企业, organization 社会组织"
+    )
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds the access token stays valid")
+    refresh_token: str
+    refresh_expires_in: int = Field(description="Seconds the refresh token stays valid")
+
+
+class Refresh(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class Me(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    kind: DonorKind | None = Field(validation_alias="donor_kind")
+    scope: str | None = Field(
+        validation_alias="scope_code", description="The admin's region-code prefix; null for donors"
+    )
+    created_at: dt.datetime
+
+
+class AdminCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: Username
+    password: Password
+    role: AdminRole
+    scope: ScopeCode
+    display_name: DisplayName | None = None
+
+
+class AdminRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    display_name: str
+    role: AdminRole
+    scope: str = Field(validation_alias="scope_code")
+    is_active: bool
+    created_at: dt.datetime
+
+
+class AdminList(BaseModel):
+    items: list[AdminRead]
+    total: int

@@ -1,0 +1,209 @@
+"""``aixin``: the admin command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from app.core.settings import Settings, get_settings
+
+cli = typer.Typer(help="Aixin (爱心对接) administration.", no_args_is_help=True)
+regions_cli = typer.Typer(help="Division codes (regions).", no_args_is_help=True)
+cli.add_typer(regions_cli, name="regions")
+
+
+def _run(job: Callable[[Settings], Coroutine[Any, Any, Any]]) -> Any:
+    """Run one async job against the configured database, then release it."""
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        typer.echo(f"aixin: bad settings: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    return asyncio.run(job(settings))
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (AIXIN_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind (AIXIN_PORT)")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    reload: Annotated[bool, typer.Option(help="Reload on code changes (development)")] = False,
+) -> None:
+    """Serve the API with uvicorn."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        reload=reload,
+        proxy_headers=True,
+        access_log=False,
+        log_config=None,
+    )
+
+
+@cli.command()
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target revision")] = "head",
+) -> None:
+    """Bring the database schema up to ``revision`` (the newest by default)."""
+    from app.core import migrations
+    from app.core.db import make_engine
+
+    async def job(settings: Settings) -> None:
+        engine = make_engine(settings)
+        try:
+            await migrations.upgrade(engine, revision)
+            current = await migrations.current_revisions(engine)
+        finally:
+            await engine.dispose()
+        typer.echo(f"database at revision {', '.join(sorted(current)) or 'base'}")
+
+    _run(job)
+
+
+@regions_cli.command("load")
+def regions_load(
+    villages: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--villages",
+            exists=True,
+            dir_okay=False,
+            help="Also load this file of the same columns (.csv or .csv.gz), such as the "
+            "national villages.csv.gz; repeatable",
+        ),
+    ] = None,
+    bundled: Annotated[bool, typer.Option(help="Load the data shipped with the project")] = True,
+) -> None:
+    """Load the division codes: the bundled data, and any further files given."""
+    from sqlalchemy.exc import IntegrityError
+
+    from app.core.db import make_engine
+    from app.regions import loader
+
+    async def job(settings: Settings) -> None:
+        engine = make_engine(settings)
+        try:
+            async with engine.begin() as connection:
+                if bundled:
+                    count = await loader.upsert_regions(connection, loader.bundled_rows())
+                    typer.echo(f"loaded {count} bundled regions")
+                for path in villages or []:
+                    count = await loader.upsert_regions(connection, loader.file_rows(path))
+                    typer.echo(f"loaded {count} regions from {path}")
+        except loader.RegionFileError as exc:
+            typer.echo(f"aixin: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        except IntegrityError as exc:
+            typer.echo(
+                "aixin: a region's parent is missing; load the higher levels first "
+                f"(nothing was loaded): {exc.orig}",
+                err=True,
+            )
+            raise typer.Exit(2) from exc
+        finally:
+            await engine.dispose()
+
+    _run(job)
+
+
+@cli.command()
+def expire() -> None:
+    """Lapse overdue claims and close needs past their deadline (safe to run at any time)."""
+    from app.core.db import Database
+    from app.needs.expiry import run_expiry
+
+    async def job(settings: Settings) -> None:
+        database = Database(settings)
+        try:
+            result = await run_expiry(database)
+        finally:
+            await database.dispose()
+        typer.echo(f"lapsed {result.lapsed_claims} claims, expired {result.expired_needs} needs")
+
+    _run(job)
+
+
+@cli.command("create-admin")
+def create_admin(
+    username: Annotated[str, typer.Argument(help="The new admin's username")],
+    role: Annotated[str, typer.Option(help="platform, county, township or village")],
+    scope: Annotated[
+        str, typer.Option(help="Region code the admin acts in ('' for platform)")
+    ] = "",
+    password: Annotated[
+        str | None,
+        typer.Option(help="Password; asked for when omitted", show_default=False),
+    ] = None,
+    display_name: Annotated[str | None, typer.Option(help="Name shown to others")] = None,
+) -> None:
+    """Create an admin from the shell (the first platform admin starts here)."""
+    from app.accounts import service
+    from app.accounts.schemas import AdminCreate
+    from app.core.db import Database
+    from app.core.errors import AppError
+    from app.core.security import Passwords
+
+    secret = password or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        data = AdminCreate(
+            username=username, password=secret, role=role, scope=scope, display_name=display_name
+        )
+    except ValidationError as exc:
+        for error in exc.errors():
+            typer.echo(f"aixin: {'.'.join(map(str, error['loc']))}: {error['msg']}", err=True)
+        raise typer.Exit(2) from exc
+
+    async def job(settings: Settings) -> None:
+        database = Database(settings)
+        try:
+            async with database.sessionmaker.begin() as session:
+                admin = await service.create_admin(session, Passwords(settings), None, data)
+                typer.echo(
+                    f"created {admin.role} admin {admin.username!r} (id {admin.id}) "
+                    f"for scope {admin.scope_code or '(everything)'}"
+                )
+        except AppError as exc:
+            typer.echo(f"aixin: {exc.detail}", err=True)
+            raise typer.Exit(1) from exc
+        finally:
+            await database.dispose()
+
+    _run(job)
+
+
+@cli.command()
+def openapi(
+    output: Annotated[Path, typer.Option(help="Where to write the document")] = Path(
+        "openapi/openapi.json"
+    ),
+) -> None:
+    """Write the OpenAPI document the service serves."""
+    from app.main import create_app
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(render_openapi(create_app().openapi()))
+    typer.echo(f"wrote {output}")
+
+
+def render_openapi(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def main() -> None:
+    cli(prog_name="aixin")
+
+
+if __name__ == "__main__":
+    main()

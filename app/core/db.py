@@ -1,0 +1,176 @@
+"""The database: declarative base, engine, and the one-transaction-per-request session.
+
+Services receive an :class:`~sqlalchemy.ext.asyncio.AsyncSession` and only ``flush``; the request's
+session dependency commits when the route returns and rolls back on any exception, so a failed
+request leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+from app.core.errors import AppError
+from app.core.settings import Settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+WRITE_OPTION = "aixin_write"
+WRITES_MARK = "_aixin_writes"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def writes(endpoint: Endpoint) -> Endpoint:
+    """Mark a GET route that writes (an access log, say): its transaction is a write one."""
+    setattr(endpoint, WRITES_MARK, True)
+    return endpoint
+
+
+# A 64-bit key on PostgreSQL; SQLite only auto-increments an INTEGER PRIMARY KEY.
+BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC timestamp on both engines (SQLite stores no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where UTC is required")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Take over transaction control from the driver so that BEGIN is emitted exactly when
+    # SQLAlchemy begins (savepoints and transactional DDL then work as on PostgreSQL).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    # A write transaction takes the write lock up front (IMMEDIATE): otherwise two transactions
+    # that both read first and then write would fail with SQLITE_BUSY instead of waiting.
+    immediate = connection.get_execution_options().get(WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_engine(settings: Settings) -> AsyncEngine:
+    """An async engine for ``settings.database_url`` with the service's connection rules."""
+    url = settings.database_url
+    if settings.is_sqlite:
+        database = url.split("///", 1)[1] if "///" in url else ""
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # SQLite has one writer at a time: a small pool, and requests wait their turn for it.
+        engine = create_async_engine(
+            url,
+            echo=settings.db_echo,
+            pool_size=5,
+            max_overflow=5,
+            pool_timeout=30,
+            connect_args={"timeout": 30},
+        )
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        return engine
+    return create_async_engine(
+        url,
+        echo=settings.db_echo,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
+        pool_pre_ping=True,
+        connect_args={"timeout": settings.db_connect_timeout_seconds},
+    )
+
+
+class Database:
+    """An engine and its session factory, owned by one application instance."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.engine = make_engine(settings)
+        # Reads and writes share the pool; writes begin IMMEDIATE on SQLite (no-op elsewhere).
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.write_sessionmaker = async_sessionmaker(
+            self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
+        )
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+_MARK_KEY_COMMITTED = text("UPDATE idempotency_keys SET state = 'committed' WHERE id = :id")
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session and one transaction per request: commit on success, roll back on error."""
+    database: Database = request.app.state.database
+    route = request.scope.get("route")
+    reads_only = request.method in SAFE_METHODS and not getattr(
+        getattr(route, "endpoint", None), WRITES_MARK, False
+    )
+    factory = database.sessionmaker if reads_only else database.write_sessionmaker
+    async with factory() as session:
+        try:
+            yield session
+        except AppError as exc:
+            await (session.commit() if exc.keeps_writes else session.rollback())
+            raise
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            key_id = getattr(request.state, "idempotency_key_id", None)
+            if key_id is not None:
+                # The request's Idempotency-Key is marked in its own transaction, so the mark
+                # commits exactly when its writes do (app.core.idempotency).
+                await session.execute(_MARK_KEY_COMMITTED, {"id": key_id})
+            await session.commit()
+
+
+# scope="function": the commit runs when the route returns, before the response is sent, so a
+# commit that fails becomes an error response instead of a success that was never stored.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -1,0 +1,32 @@
+"""Every ORM model, imported so that ``metadata`` describes the whole schema.
+
+Alembic's autogenerate and the drift test read this module; a new domain adds its models here.
+"""
+
+from app.accounts.models import RefreshToken, User
+from app.core.db import Base
+from app.core.idempotency_models import IdempotencyKey
+from app.events.models import Event
+from app.households.models import Household, HouseholdAccess
+from app.matchmaking.models import MatchingRun
+from app.needs.models import Need
+from app.offers.models import Offer
+from app.pairings.models import Pairing
+from app.regions.models import Region
+
+metadata = Base.metadata
+
+__all__ = [
+    "Event",
+    "Household",
+    "HouseholdAccess",
+    "IdempotencyKey",
+    "MatchingRun",
+    "Need",
+    "Offer",
+    "Pairing",
+    "RefreshToken",
+    "Region",
+    "User",
+    "metadata",
+]

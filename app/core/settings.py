@@ -1,0 +1,143 @@
+"""Service settings, read from ``AIXIN_*`` environment variables and an optional ``.env``."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("var")
+
+# Every key the service signs or encrypts with. In development a missing key is generated once
+# and kept in ``<data_dir>/dev-secrets.json`` so that tokens survive a restart; in production a
+# missing key stops the service.
+SECRET_NAMES = ("secret_key", "data_key", "index_key")
+
+
+class Settings(BaseSettings):
+    """Configuration of one Aixin process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AIXIN_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy async URL; defaults to a SQLite file in data_dir. "
+        "PostgreSQL: postgresql+asyncpg://user:password@host:5432/dbname",
+    )
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_echo: bool = False
+
+    secret_key: SecretStr | None = Field(default=None, description="Signs access tokens")
+    data_key: SecretStr | None = Field(
+        default=None, description="Encrypts households' personal data at rest"
+    )
+    index_key: SecretStr | None = Field(
+        default=None, description="Keys the blind index of national ID numbers"
+    )
+    jwt_issuer: str = "aixin"
+    jwt_audience: str = "aixin-api"
+    access_token_minutes: int = Field(default=15, ge=1, le=15)
+    refresh_token_days: int = Field(default=30, ge=1, le=365)
+
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=64 * 1024, ge=8)
+    argon2_parallelism: int = Field(default=2, ge=1)
+
+    claim_hold_days: int = Field(
+        default=14, ge=1, le=365, description="How long a claim holds before it lapses"
+    )
+    max_open_claims: int = Field(
+        default=5, ge=1, le=1000, description="Open claims one donor may hold at once"
+    )
+    need_value_caps_fen: dict[str, int] = Field(
+        default={
+            "goods": 500_000,
+            "schooling": 1_000_000,
+            "health": 2_000_000,
+            "employment": 500_000,
+            "service": 300_000,
+            "skills": 500_000,
+        },
+        description="The largest estimated value of one need, per category, in fen",
+    )
+    idempotency_hours: int = Field(
+        default=24, ge=1, le=24 * 30, description="How long an Idempotency-Key is remembered"
+    )
+    proposal_hold_hours: int = Field(
+        default=72, ge=1, le=24 * 60, description="How long a donor has to answer a proposal"
+    )
+    expiry_interval_seconds: float = Field(
+        default=60.0, ge=0, description="How often the service lapses claims (0: never)"
+    )
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'aixin.db').as_posix()}"
+        given = {name: getattr(self, name) for name in SECRET_NAMES}
+        short = [name for name, value in given.items() if value and len(value) < 32]
+        if short:
+            raise ValueError(f"AIXIN_{short[0].upper()} must be at least 32 characters")
+        missing = [name for name in SECRET_NAMES if getattr(self, name) is None]
+        if missing and self.env == "production":
+            names = ", ".join(f"AIXIN_{name.upper()}" for name in missing)
+            raise ValueError(f"production mode requires {names}")
+        if missing:
+            stored = _development_secrets(self.data_dir, missing)
+            for name in missing:
+                setattr(self, name, SecretStr(stored[name]))
+            if self.env == "development":
+                sys.stderr.write(
+                    "WARNING aixin: using generated development secrets from "
+                    f"{self.data_dir / 'dev-secrets.json'}; set AIXIN_SECRET_KEY, "
+                    "AIXIN_DATA_KEY, AIXIN_INDEX_KEY and AIXIN_ENV=production before serving "
+                    "real users\n"
+                )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def secret(self, name: str) -> str:
+        value = getattr(self, name)
+        assert isinstance(value, SecretStr)
+        return value.get_secret_value()
+
+
+def _development_secrets(data_dir: Path, names: list[str]) -> dict[str, str]:
+    """Read, and create where missing, the generated development secrets."""
+    path = data_dir / "dev-secrets.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    if any(name not in stored for name in names):
+        for name in names:
+            stored.setdefault(name, secrets.token_urlsafe(48))
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(stored, indent=2))
+        path.chmod(0o600)
+    return stored
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,126 @@
+"""Households (受助对象): registered, read and edited by the admins whose scope covers them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
+
+from app.accounts.deps import Admin, AdminScope
+from app.core.crypto import Vault
+from app.core.db import SessionDep, writes
+from app.core.errors import PROBLEM_MEDIA_TYPE, PreconditionFailed, Problem
+from app.core.pagination import Cursor, Limit, Page
+from app.households import service
+from app.households.schemas import (
+    HouseholdCreate,
+    HouseholdRead,
+    HouseholdSummary,
+    HouseholdUpdate,
+    SupportCategory,
+)
+
+router = APIRouter(prefix="/households", tags=["households"])
+
+HouseholdId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+PRECONDITION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    412: {
+        "model": Problem,
+        "content": {PROBLEM_MEDIA_TYPE: {}},
+        "description": "Precondition Failed",
+    }
+}
+
+
+def get_vault(request: Request) -> Vault:
+    """The application's vault: the keys of the personal data."""
+    vault: Vault = request.app.state.vault
+    return vault
+
+
+VaultDep = Annotated[Vault, Depends(get_vault)]
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    """The version an If-Match header names (quoted or bare); None when absent or ``*``."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    value = if_match.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise PreconditionFailed(
+            "If-Match must be the household's version (its ETag)", code="if_match_invalid"
+        )
+    return int(value)
+
+
+def _tag(response: Response, household: HouseholdRead) -> HouseholdRead:
+    response.headers["ETag"] = f'"{household.version}"'
+    return household
+
+
+@router.post("", response_model=HouseholdRead, status_code=status.HTTP_201_CREATED)
+async def register_household(
+    session: SessionDep,
+    vault: VaultDep,
+    admin: Admin,
+    body: HouseholdCreate,
+    request: Request,
+    response: Response,
+) -> HouseholdRead:
+    """Register a household in a village of the admin's scope (one per ID number)."""
+    household = await service.create_household(session, vault, admin, body)
+    response.headers["Location"] = f"{request.url.path}/{household.id}"
+    return _tag(response, household)
+
+
+@router.get("", response_model=Page[HouseholdSummary])
+async def list_households(
+    session: SessionDep,
+    scope: AdminScope,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+    village: Annotated[
+        str | None, Query(pattern=r"^\d{1,12}$", description="A region-code prefix")
+    ] = None,
+    support_category: SupportCategory | None = None,
+    key_household: bool | None = None,
+) -> Page[HouseholdSummary]:
+    """The households of the admin's scope by id, without personal data, a page at a time."""
+    filters = service.ListFilters(
+        village=village, support_category=support_category, key_household=key_household
+    )
+    rows, next_cursor = await service.list_households(
+        session, scope, filters, limit=limit, cursor=cursor
+    )
+    items = [HouseholdSummary.model_validate(row) for row in rows]
+    return Page[HouseholdSummary](items=items, next_cursor=next_cursor)
+
+
+@router.get("/{household_id}", response_model=HouseholdRead)
+@writes  # every read of personal data appends to the access log
+async def read_household(
+    session: SessionDep,
+    vault: VaultDep,
+    admin: Admin,
+    household_id: HouseholdId,
+    response: Response,
+) -> HouseholdRead:
+    """One household of the admin's scope with its personal data; its ETag is its version."""
+    return _tag(response, await service.read_household(session, vault, admin, household_id))
+
+
+@router.patch("/{household_id}", response_model=HouseholdRead, responses=PRECONDITION_RESPONSES)
+async def edit_household(
+    session: SessionDep,
+    vault: VaultDep,
+    admin: Admin,
+    household_id: HouseholdId,
+    body: HouseholdUpdate,
+    response: Response,
+    if_match: Annotated[str | None, Header(description="The household's version (ETag)")] = None,
+) -> HouseholdRead:
+    """Edit a household of the admin's scope; a stale If-Match gets 412."""
+    household = await service.update_household(
+        session, vault, admin, household_id, body, expected_version=_expected_version(if_match)
+    )
+    return _tag(response, household)

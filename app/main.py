@@ -1,0 +1,99 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from app.accounts.router import admins_router, auth_router, me_router
+from app.core.crypto import Vault
+from app.core.db import Database
+from app.core.errors import PROBLEM_RESPONSES, install_error_handlers
+from app.core.idempotency import IdempotencyMiddleware
+from app.core.limits import BodySizeLimitMiddleware
+from app.core.logging import RequestIdMiddleware, configure_logging
+from app.core.migrations import head_revisions
+from app.core.models import metadata as _all_models  # noqa: F401  (registers every model)
+from app.core.security import Passwords, Tokens
+from app.core.settings import Settings, get_settings
+from app.health.router import router as health_router
+from app.households.router import router as households_router
+from app.matchmaking.router import proposals_router, runs_router
+from app.needs.expiry import expiry_loop
+from app.needs.router import router as needs_router
+from app.offers.router import router as offers_router
+from app.pairings.router import router as pairings_router
+from app.regions.router import router as regions_router
+
+API_PREFIX = "/api/v1"
+DESCRIPTION = """
+Aixin (爱心对接) matches the concrete needs of poor households, posted by village administrators,
+with donors who claim them or leave offers in a pool, and follows every pairing to its end.
+
+Errors are [RFC 9457](https://www.rfc-editor.org/rfc/rfc9457) problem details
+(`application/problem+json`) with a stable `code`. Sign in at `POST /api/v1/auth/token` and send
+`Authorization: Bearer <access_token>`.
+"""
+
+
+def api_router() -> APIRouter:
+    api = APIRouter(prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
+    routers = (
+        auth_router,
+        me_router,
+        admins_router,
+        regions_router,
+        households_router,
+        needs_router,
+        offers_router,
+        pairings_router,
+        proposals_router,
+        runs_router,
+    )
+    for router in routers:
+        api.include_router(router)
+    return api
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application for ``settings`` (the environment's when omitted)."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        interval = settings.expiry_interval_seconds
+        task = asyncio.create_task(expiry_loop(app.state.database, interval)) if interval else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await app.state.database.dispose()
+
+    app = FastAPI(
+        title="Aixin 爱心对接",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = Database(settings)
+    app.state.passwords = Passwords(settings)
+    app.state.tokens = Tokens(settings)
+    app.state.vault = Vault(settings)
+    app.state.migration_heads = head_revisions()
+    install_error_handlers(app)
+    # Inside RequestIdMiddleware (the last added is the outermost): its answers carry the id.
+    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(health_router)
+    app.include_router(api_router())
+    return app

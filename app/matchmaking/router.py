@@ -1,0 +1,119 @@
+"""Matching runs (admins) and answers to proposals (donors)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, status
+
+from app.accounts.deps import Admin, AdminScope, CurrentUser
+from app.core.db import SessionDep
+from app.core.pagination import Cursor, Limit
+from app.core.settings import Settings
+from app.matchmaking import proposals, service
+from app.matchmaking.schemas import (
+    ProposedPair,
+    RunCreate,
+    RunPage,
+    RunPairing,
+    RunPairingPage,
+    RunRead,
+    RunResult,
+)
+from app.needs.router import present
+from app.needs.schemas import ActionResult, OptionalReason
+from app.needs.service import get_view
+from app.pairings.schemas import PairingRead
+
+runs_router = APIRouter(prefix="/matching/runs", tags=["matching"])
+proposals_router = APIRouter(prefix="/pairings", tags=["pairings"])
+
+RunId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+PairingId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+@runs_router.post("", response_model=RunResult, status_code=status.HTTP_201_CREATED)
+async def start_run(
+    session: SessionDep, admin: Admin, body: RunCreate, request: Request
+) -> RunResult:
+    """Assign the pool to the open needs of a scope; the pairs become proposals to donors."""
+    run, solution = await service.start_run(session, admin, body, _settings(request))
+    result = RunResult.model_validate(run)
+    if body.dry_run:
+        donors = dict(zip(solution.offer_ids, solution.offer_donors, strict=True))
+        result.pairs = [
+            ProposedPair(
+                need_id=pair.need_id, offer_id=pair.offer_id, donor_id=donors[pair.offer_id],
+                score=pair.score, predicted_success=pair.probability,
+            )
+            for pair in solution.pairs
+        ]  # fmt: skip
+    return result
+
+
+@runs_router.get("", response_model=RunPage)
+async def list_runs(
+    session: SessionDep, scope: AdminScope, limit: Limit = 20, cursor: Cursor = None
+) -> RunPage:
+    """The matching runs inside the caller's scope, newest first."""
+    runs, next_cursor = await service.list_runs(session, scope, limit=limit, cursor=cursor)
+    return RunPage(items=[RunRead.model_validate(r) for r in runs], next_cursor=next_cursor)
+
+
+@runs_router.get("/{run_id}", response_model=RunRead)
+async def read_run(session: SessionDep, scope: AdminScope, run_id: RunId) -> RunRead:
+    """One matching run: parameters, counts, objective, blocks and timings."""
+    return RunRead.model_validate(await service.get_run(session, scope, run_id))
+
+
+@runs_router.get("/{run_id}/pairings", response_model=RunPairingPage)
+async def read_run_pairings(
+    session: SessionDep,
+    scope: AdminScope,
+    run_id: RunId,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> RunPairingPage:
+    """The pairings a run proposed, and how each stands now."""
+    rows, next_cursor = await service.run_pairings(
+        session, scope, run_id, limit=limit, cursor=cursor
+    )
+    items = [
+        RunPairing(
+            id=p.id, need_id=p.need_id, offer_id=p.offer_id, donor_id=p.donor_id,
+            donor_name=name, score=p.score, predicted_success=p.predicted_success,
+            status=p.status,
+        )
+        for p, name in rows
+    ]  # fmt: skip
+    return RunPairingPage(items=items, next_cursor=next_cursor)
+
+
+@proposals_router.post("/{pairing_id}/accept", response_model=ActionResult)
+async def accept_proposal(
+    session: SessionDep, user: CurrentUser, pairing_id: PairingId, request: Request
+) -> ActionResult:
+    """Accept a proposal: the need becomes claimed by the donor and uses one unit of the offer."""
+    need, pairing = await proposals.accept(session, user, pairing_id, _settings(request))
+    view = await get_view(session, user, need.id)
+    return ActionResult(need=present(view, user), pairing=PairingRead.model_validate(pairing))
+
+
+@proposals_router.post("/{pairing_id}/decline", response_model=ActionResult)
+async def decline_proposal(
+    session: SessionDep,
+    user: CurrentUser,
+    pairing_id: PairingId,
+    body: OptionalReason | None = None,
+) -> ActionResult:
+    """Decline a proposal: the need and the offer's capacity go back to the pool."""
+    need, pairing = await proposals.decline(
+        session, user, pairing_id, body.reason if body else None
+    )
+    view = await get_view(session, user, need.id)
+    return ActionResult(need=present(view, user), pairing=PairingRead.model_validate(pairing))

@@ -1,0 +1,94 @@
+"""Requests and responses of the matching endpoints."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.needs.schemas import Category
+from app.pairings.schemas import PairingStatus
+
+
+class RunCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scope: str = Field(
+        pattern=r"^([0-9]{2}|[0-9]{4}|[0-9]{6}|[0-9]{9})?$",
+        description="The region to match in: a county or township code inside the caller's "
+        "scope ('' or wider codes for the platform admin)",
+        examples=["430525"],
+    )
+    categories: Annotated[list[Category], Field(min_length=1)] | None = Field(
+        default=None, description="Only these categories (all when omitted)"
+    )
+    dry_run: bool = Field(
+        default=False, description="Compute and report the pairs without proposing them"
+    )
+
+
+class BlockStats(BaseModel):
+    needs: int
+    offer_units: int
+    path: str
+    seconds: float
+
+
+class ProposedPair(BaseModel):
+    need_id: int
+    offer_id: int
+    donor_id: int
+    score: float
+    predicted_success: float
+
+
+class RunRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    scope_code: str
+    categories: list[str]
+    dry_run: bool
+    status: str
+    parameters: dict[str, Any]
+    needs_considered: int
+    offers_considered: int
+    offer_units: int
+    pairs_proposed: int
+    objective: float
+    expected_successes: float
+    blocks: list[BlockStats]
+    load_seconds: float
+    solve_seconds: float
+    write_seconds: float
+    created_by_id: int
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+class RunResult(RunRead):
+    pairs: list[ProposedPair] | None = Field(
+        default=None, description="The pairs a dry run found (not proposed)"
+    )
+
+
+class RunPage(BaseModel):
+    items: list[RunRead]
+    next_cursor: str | None
+
+
+class RunPairing(BaseModel):
+    id: int
+    need_id: int
+    offer_id: int | None
+    donor_id: int
+    donor_name: str
+    score: float | None
+    predicted_success: float
+    status: PairingStatus
+
+
+class RunPairingPage(BaseModel):
+    items: list[RunPairing]
+    next_cursor: str | None

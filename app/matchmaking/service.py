@@ -1,0 +1,284 @@
+"""Matching runs: load the open needs and the pool of a scope, solve, propose, record.
+
+The run holds its scope's lock for its whole transaction (PostgreSQL advisory locks: one per
+county, and a shared platform-wide lock that runs wider than a county take exclusively; SQLite
+has a single writer), so two runs on overlapping scopes never propose the same need twice nor
+count the same unit of capacity twice. The engine runs in a worker thread, so the event loop
+keeps serving while it works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, and_, case, exists, func, insert, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts.models import User
+from app.core.db import utcnow
+from app.core.errors import Forbidden, NotFound
+from app.core.pagination import page_by_id
+from app.core.scope import Scope
+from app.core.settings import Settings
+from app.events.models import Event
+from app.households.models import Household
+from app.matchmaking.engine import Candidates, Solution, solve_candidates
+from app.matchmaking.models import MatchingRun
+from app.matchmaking.schemas import RunCreate
+from app.needs.models import CATEGORIES, Need
+from app.offers.models import Offer
+from app.pairings.models import Pairing
+from app.pairings.prediction import FAILURE, SUCCESS
+from app.regions import service as regions_service
+from app.regions.models import LEVEL_LENGTHS
+
+RUN_ROLES = ("platform", "county", "township")
+GLOBAL_LOCK = 0x41_58_49_4E  # "AXIN": held shared by county runs, exclusively by wider ones
+CHUNK = 5000
+
+
+def _check_scope(admin: User, scope_code: str) -> None:
+    assert admin.scope_code is not None
+    if admin.role not in RUN_ROLES:
+        raise Forbidden("Only county, township or platform admins run matching", code="not_allowed")
+    if not Scope(admin.scope_code).covers(scope_code):
+        raise NotFound(f"No region {scope_code!r} in your scope", code="region_not_found")
+
+
+async def _lock_scope(session: AsyncSession, scope_code: str) -> None:
+    """Serialise runs on overlapping scopes (PostgreSQL; SQLite's writer lock already does)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    if len(scope_code) >= LEVEL_LENGTHS["county"]:
+        await session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": GLOBAL_LOCK})
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": int(scope_code[:6])})
+    else:
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": GLOBAL_LOCK})
+
+
+def _offers_for(scope_code: str) -> ColumnElement[bool]:
+    """Offers that may serve needs of the scope: preferring a region inside it or around it."""
+    enclosing = [""] + [scope_code[:n] for n in LEVEL_LENGTHS.values() if n <= len(scope_code)]
+    return or_(
+        Scope(scope_code).where(Offer.region_preference), Offer.region_preference.in_(enclosing)
+    )
+
+
+async def _load(
+    session: AsyncSession, scope_code: str, categories: Sequence[str], now: dt.datetime
+) -> Candidates:
+    proposed = exists().where(Pairing.need_id == Need.id, Pairing.status == "proposed")
+    need_rows = (
+        await session.execute(
+            select(
+                Need.id, Need.category, Need.village_code, Need.value_fen, Need.urgency,
+                Need.published_at, Household.key_household,
+            )
+            .join(Household, Household.id == Need.household_id)
+            .where(
+                Need.status == "published",
+                Scope(scope_code).where(Need.village_code),
+                Need.category.in_(categories),
+                ~proposed,
+            )
+            .order_by(Need.id)
+        )
+    ).all()  # fmt: skip
+    held = (
+        select(Pairing.offer_id, func.count().label("n"))
+        .where(Pairing.status == "proposed", Pairing.offer_id.is_not(None))
+        .group_by(Pairing.offer_id)
+        .subquery()
+    )
+    offer_rows = (
+        await session.execute(
+            select(
+                Offer.id, Offer.donor_id, Offer.category, Offer.region_preference,
+                Offer.value_cap_fen,
+                (Offer.capacity - Offer.capacity_used - func.coalesce(held.c.n, 0)).label("left"),
+            )
+            .outerjoin(held, held.c.offer_id == Offer.id)
+            .where(
+                Offer.status == "open",
+                Offer.category.in_(categories),
+                or_(Offer.available_until.is_(None), Offer.available_until > now),
+                _offers_for(scope_code),
+            )
+            .order_by(Offer.id)
+        )
+    ).all()  # fmt: skip
+    offer_rows = [row for row in offer_rows if row.left > 0]
+    donors = sorted({row.donor_id for row in offer_rows})
+    return Candidates(
+        need_ids=[r.id for r in need_rows],
+        need_categories=[r.category for r in need_rows],
+        need_villages=[r.village_code for r in need_rows],
+        need_values=[r.value_fen for r in need_rows],
+        need_urgency=[r.urgency for r in need_rows],
+        need_days_waiting=[max((now - r.published_at).days, 0) for r in need_rows],
+        need_key=[bool(r.key_household) for r in need_rows],
+        offer_ids=[r.id for r in offer_rows],
+        offer_donors=[r.donor_id for r in offer_rows],
+        offer_categories=[r.category for r in offer_rows],
+        offer_preferences=[r.region_preference for r in offer_rows],
+        offer_caps=[r.value_cap_fen for r in offer_rows],
+        offer_capacity=[int(r.left) for r in offer_rows],
+        donor_record=await _donor_records(session, donors),
+        segment_counts=await _segment_counts(session),
+    )
+
+
+async def _donor_records(session: AsyncSession, donors: list[int]) -> dict[int, tuple[int, int]]:
+    """Each donor's ended pairings: (successes, failures)."""
+    records: dict[int, tuple[int, int]] = {}
+    for start in range(0, len(donors), CHUNK):
+        rows = await session.execute(
+            select(
+                Pairing.donor_id,
+                func.count(case((Pairing.status.in_(SUCCESS), 1))),
+                func.count(case((Pairing.status.in_(FAILURE), 1))),
+            )
+            .where(Pairing.donor_id.in_(donors[start : start + CHUNK]))
+            .group_by(Pairing.donor_id)
+        )
+        records.update({donor: (int(s), int(f)) for donor, s, f in rows})
+    return records
+
+
+async def _segment_counts(session: AsyncSession) -> dict[tuple[str, int], tuple[int, int]]:
+    """Ended matched pairings by (category, length of the offer's region preference)."""
+    rows = await session.execute(
+        select(
+            Need.category,
+            func.length(Offer.region_preference),
+            func.count(case((Pairing.status.in_(SUCCESS), 1))),
+            func.count(case((Pairing.status.in_(FAILURE), 1))),
+        )
+        .join(Need, Need.id == Pairing.need_id)
+        .join(Offer, Offer.id == Pairing.offer_id)
+        .where(Pairing.source == "match")
+        .group_by(Need.category, func.length(Offer.region_preference))
+    )
+    return {(category, int(length)): (int(s), int(f)) for category, length, s, f in rows}
+
+
+async def _still_open(session: AsyncSession, need_ids: list[int]) -> set[int]:
+    """The needs still published and unproposed, locked until the run commits."""
+    open_ids: set[int] = set()
+    for start in range(0, len(need_ids), CHUNK):
+        chunk = need_ids[start : start + CHUNK]
+        rows = await session.scalars(
+            select(Need.id).where(Need.id.in_(chunk), Need.status == "published").with_for_update()
+        )
+        open_ids.update(rows)
+    return open_ids
+
+
+async def _propose(
+    session: AsyncSession,
+    run: MatchingRun,
+    solution: Solution,
+    candidates: Candidates,
+    settings: Settings,
+    now: dt.datetime,
+) -> int:
+    open_ids = await _still_open(session, [pair.need_id for pair in solution.pairs])
+    village = dict(zip(candidates.need_ids, candidates.need_villages, strict=True))
+    donor = dict(zip(candidates.offer_ids, candidates.offer_donors, strict=True))
+    expires = now + dt.timedelta(hours=settings.proposal_hold_hours)
+    rows = [
+        {
+            "need_id": pair.need_id, "donor_id": donor[pair.offer_id], "offer_id": pair.offer_id,
+            "run_id": run.id, "source": "match", "status": "proposed",
+            "predicted_success": pair.probability, "score": pair.score,
+            "village_code": village[pair.need_id], "county_code": village[pair.need_id][:6],
+            "created_at": now, "expires_at": expires,
+        }
+        for pair in solution.pairs
+        if pair.need_id in open_ids
+    ]  # fmt: skip
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start : start + CHUNK]
+        ids = (await session.scalars(insert(Pairing).returning(Pairing.id), chunk)).all()
+        await session.execute(
+            insert(Event),
+            [
+                {
+                    "entity": "pairing", "entity_id": pairing_id, "need_id": row["need_id"],
+                    "action": "propose", "from_status": None, "to_status": "proposed",
+                    "actor_id": run.created_by_id, "county_code": row["county_code"],
+                    "reason": f"matching run {run.id}", "at": now,
+                }
+                for pairing_id, row in zip(ids, chunk, strict=True)
+            ],
+        )  # fmt: skip
+    return len(rows)
+
+
+async def start_run(
+    session: AsyncSession, admin: User, data: RunCreate, settings: Settings
+) -> tuple[MatchingRun, Solution]:
+    """Run the engine over a scope and record the run and its proposals in this transaction."""
+    _check_scope(admin, data.scope)
+    if data.scope:
+        await regions_service.get_region(session, data.scope)
+    categories = list(data.categories or CATEGORIES)
+    started, now = time.perf_counter(), utcnow()
+    await _lock_scope(session, data.scope)
+    candidates = await _load(session, data.scope, categories, now)
+    loaded = time.perf_counter()
+    solution = await asyncio.to_thread(solve_candidates, candidates)
+    solved = time.perf_counter()
+    run = MatchingRun(
+        scope_code=data.scope, categories=categories, dry_run=data.dry_run,
+        parameters=solution.parameters, status="completed",
+        needs_considered=len(candidates.need_ids), offers_considered=len(candidates.offer_ids),
+        offer_units=sum(candidates.offer_capacity), objective=solution.objective,
+        expected_successes=solution.expected_successes, blocks=solution.blocks,
+        load_seconds=round(loaded - started, 4), solve_seconds=round(solved - loaded, 4),
+        created_by_id=admin.id, started_at=now,
+    )  # fmt: skip
+    session.add(run)
+    await session.flush()
+    run.pairs_proposed = (
+        0 if data.dry_run else await _propose(session, run, solution, candidates, settings, now)
+    )
+    run.write_seconds = round(time.perf_counter() - solved, 4)
+    run.finished_at = utcnow()
+    await session.flush()
+    return run, solution
+
+
+def _runs_in(scope: Scope) -> ColumnElement[bool]:
+    return and_(scope.where(MatchingRun.scope_code))
+
+
+async def get_run(session: AsyncSession, scope: Scope, run_id: int) -> MatchingRun:
+    run = await session.scalar(select(MatchingRun).where(MatchingRun.id == run_id, _runs_in(scope)))
+    if run is None:
+        raise NotFound(f"No matching run {run_id}", code="run_not_found")
+    return run
+
+
+async def list_runs(
+    session: AsyncSession, scope: Scope, *, limit: int, cursor: str | None
+) -> tuple[Sequence[MatchingRun], str | None]:
+    statement = select(MatchingRun).where(_runs_in(scope))
+    return await page_by_id(session, statement, MatchingRun.id, limit=limit, cursor=cursor)
+
+
+async def run_pairings(
+    session: AsyncSession, scope: Scope, run_id: int, *, limit: int, cursor: str | None
+) -> tuple[list[tuple[Pairing, str]], str | None]:
+    await get_run(session, scope, run_id)
+    pairings, next_cursor = await page_by_id(
+        session, select(Pairing).where(Pairing.run_id == run_id), Pairing.id,
+        limit=limit, cursor=cursor, newest_first=False,
+    )  # fmt: skip
+    donors = {pairing.donor_id for pairing in pairings}
+    rows = await session.execute(select(User.id, User.display_name).where(User.id.in_(donors)))
+    names: dict[int, str] = dict(rows.all())
+    return [(pairing, names[pairing.donor_id]) for pairing in pairings], next_cursor

@@ -1,0 +1,75 @@
+"""Lapsing, by the ``aixin expire`` command and by a periodic task inside the service.
+
+Each lapse is a conditional update, so any number of runners (replicas, a cron job, the
+command run by hand) may work at once: each need lapses once, with one event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import Database, utcnow
+from app.core.idempotency import purge_expired
+from app.matchmaking import proposals
+from app.needs import service
+
+log = structlog.get_logger("aixin.expiry")
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryResult:
+    lapsed_claims: int
+    expired_needs: int
+    lapsed_proposals: int = 0
+    purged_idempotency_keys: int = 0
+
+
+Step = Callable[[AsyncSession], Awaitable[int]]
+
+
+async def _drain(database: Database, step: Step) -> int:
+    """Run ``step`` batch after batch, each in its own transaction, until nothing is left."""
+    total = 0
+    while True:
+        async with database.write_sessionmaker.begin() as session:
+            done = await step(session)
+        total += done
+        if done == 0:
+            return total
+
+
+async def run_expiry(database: Database, now: dt.datetime | None = None) -> ExpiryResult:
+    """Lapse overdue claims and proposals, and close every need past its deadline."""
+    moment = now or utcnow()
+    return ExpiryResult(
+        lapsed_claims=await _drain(database, lambda s: service.lapse_claims(s, moment)),
+        expired_needs=await _drain(database, lambda s: service.expire_needs(s, moment.date())),
+        lapsed_proposals=await _drain(database, lambda s: proposals.lapse_proposals(s, moment)),
+        purged_idempotency_keys=await purge_expired(database),
+    )
+
+
+async def expiry_loop(database: Database, interval_seconds: float) -> None:
+    """Run :func:`run_expiry` every ``interval_seconds`` until cancelled."""
+    while True:
+        try:
+            result = await run_expiry(database)
+            if result.lapsed_claims or result.expired_needs or result.lapsed_proposals:
+                log.info(
+                    "expiry",
+                    lapsed_claims=result.lapsed_claims,
+                    expired_needs=result.expired_needs,
+                    lapsed_proposals=result.lapsed_proposals,
+                )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A database outage must not end the loop; the next round tries again.
+            log.exception("expiry_failed")
+        await asyncio.sleep(interval_seconds)

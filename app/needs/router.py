@@ -1,0 +1,253 @@
+"""Needs: post, browse, edit, and every step of their life."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+
+from app.accounts.deps import Admin, CurrentUser
+from app.accounts.models import User
+from app.core.db import SessionDep
+from app.core.errors import NotFound, PreconditionFailed, PreconditionRequired
+from app.core.pagination import Cursor, Limit
+from app.core.settings import Settings
+from app.events import service as events_service
+from app.events.schemas import EventList, EventRead
+from app.needs import service
+from app.needs.schemas import (
+    ActionResult,
+    Category,
+    Confirm,
+    Deliver,
+    HouseholdBrief,
+    NeedCreate,
+    NeedPage,
+    NeedPublicRead,
+    NeedRead,
+    NeedUpdate,
+    OptionalReason,
+    Review,
+    Sort,
+    Status,
+    WithReason,
+)
+from app.needs.states import allowed_actions
+from app.pairings.models import Pairing
+from app.pairings.schemas import PairingRead
+
+router = APIRouter(prefix="/needs", tags=["needs"])
+
+NeedId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def present(view: service.NeedView, user: User) -> NeedRead | NeedPublicRead:
+    """The need in the shape this caller may see: admins (in scope) get the full record."""
+    need = view.need
+    public = NeedPublicRead(
+        id=need.id,
+        category=need.category,
+        title=need.title,
+        description=need.description,
+        value_fen=need.value_fen,
+        urgency=need.urgency,
+        deadline=need.deadline,
+        status=need.status,
+        version=need.version,
+        village_code=need.village_code,
+        village_name=view.village_name,
+        household=HouseholdBrief(
+            masked_name=view.masked_name, size=view.size, key_household=view.key_household
+        ),
+        created_at=need.created_at,
+        published_at=need.published_at,
+    )
+    if not user.is_admin:
+        return public
+    return NeedRead(
+        **public.model_dump(),
+        household_id=need.household_id,
+        county_code=need.county_code,
+        origin=need.origin,
+        created_by_id=need.created_by_id,
+        updated_at=need.updated_at,
+        fulfilled_at=need.fulfilled_at,
+        closed_reason=need.closed_reason,
+        allowed_actions=allowed_actions(need.status),
+    )
+
+
+async def _result(
+    session: SessionDep, user: User, need_id: int, pairing: Pairing | None
+) -> ActionResult:
+    view = await service.get_view(session, user, need_id)
+    return ActionResult(
+        need=present(view, user),
+        pairing=PairingRead.model_validate(pairing) if pairing is not None else None,
+    )
+
+
+def _version(if_match: str | None) -> int:
+    if if_match is None:
+        raise PreconditionRequired(
+            "Send If-Match with the need's version (its ETag) to edit it",
+            code="if_match_required",
+        )
+    value = if_match.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise PreconditionFailed("If-Match must be the need's version", code="if_match_invalid")
+    return int(value)
+
+
+@router.post("", response_model=NeedRead, status_code=status.HTTP_201_CREATED)
+async def post_need(
+    session: SessionDep, admin: Admin, body: NeedCreate, request: Request, response: Response
+) -> NeedRead | NeedPublicRead:
+    """Post a need for a household in the admin's scope (published at once, or for review)."""
+    need = await service.create_need(session, admin, body, _settings(request))
+    response.headers["ETag"] = f'"{need.version}"'
+    response.headers["Location"] = f"{request.url.path}/{need.id}"
+    return present(await service.get_view(session, admin, need.id), admin)
+
+
+@router.get("", response_model=NeedPage)
+async def browse_needs(
+    session: SessionDep,
+    user: CurrentUser,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+    sort: Sort = "newest",
+    region: Annotated[
+        str | None, Query(pattern=r"^[0-9]{2,12}$", description="A region-code prefix")
+    ] = None,
+    category: Category | None = None,
+    urgency: Annotated[int | None, Query(ge=1, le=3)] = None,
+    key_household: bool | None = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=50, description="A word in title or text")
+    ] = None,
+    status_: Annotated[
+        list[Status] | None,
+        Query(alias="status", description="Admins only; published by default"),
+    ] = None,
+) -> NeedPage:
+    """Browse needs, newest, most urgent or nearest deadline first, a page at a time."""
+    filters = service.BrowseFilters(
+        region=region,
+        category=category,
+        urgency=urgency,
+        key_household=key_household,
+        q=q,
+        statuses=tuple(sorted(set(status_))) if status_ else ("published",),
+    )
+    views, next_cursor = await service.browse(
+        session, user, filters, sort=sort, limit=limit, cursor=cursor
+    )
+    return NeedPage(items=[present(view, user) for view in views], next_cursor=next_cursor)
+
+
+@router.get("/{need_id}", response_model=NeedRead | NeedPublicRead)
+async def read_need(
+    session: SessionDep, user: CurrentUser, need_id: NeedId, response: Response
+) -> NeedRead | NeedPublicRead:
+    """One need, as the caller may see it; its ETag is its version."""
+    view = await service.get_view(session, user, need_id)
+    response.headers["ETag"] = f'"{view.need.version}"'
+    return present(view, user)
+
+
+@router.patch("/{need_id}", response_model=NeedRead)
+async def edit_need(
+    session: SessionDep,
+    admin: Admin,
+    need_id: NeedId,
+    body: NeedUpdate,
+    request: Request,
+    response: Response,
+    if_match: Annotated[str | None, Header(description="The need's version (ETag)")] = None,
+) -> NeedRead | NeedPublicRead:
+    """Edit a published need; If-Match must carry its current version (412 when stale)."""
+    need = await service.update_need(
+        session, admin, need_id, _version(if_match), body, _settings(request)
+    )
+    response.headers["ETag"] = f'"{need.version}"'
+    return present(await service.get_view(session, admin, need.id), admin)
+
+
+@router.post("/{need_id}/review", response_model=ActionResult)
+async def review_need(
+    session: SessionDep, admin: Admin, need_id: NeedId, body: Review
+) -> ActionResult:
+    """Approve (publish) or reject a need that waits for review."""
+    await service.review(session, admin, need_id, body.decision, body.reason)
+    return await _result(session, admin, need_id, None)
+
+
+@router.post("/{need_id}/claim", response_model=ActionResult, status_code=201)
+async def claim_need(
+    session: SessionDep, user: CurrentUser, need_id: NeedId, request: Request
+) -> ActionResult:
+    """Claim a published need: first come, first served; everyone else gets 409."""
+    _, pairing = await service.claim(session, user, need_id, _settings(request))
+    return await _result(session, user, need_id, pairing)
+
+
+@router.post("/{need_id}/release", response_model=ActionResult)
+async def release_need(
+    session: SessionDep, user: CurrentUser, need_id: NeedId, body: OptionalReason | None = None
+) -> ActionResult:
+    """Give a claimed need back to the pool (the claiming donor only)."""
+    reason = body.reason if body else None
+    _, pairing = await service.release(session, user, need_id, reason)
+    return await _result(session, user, need_id, pairing)
+
+
+@router.post("/{need_id}/deliver", response_model=ActionResult)
+async def deliver_need(
+    session: SessionDep, user: CurrentUser, need_id: NeedId, body: Deliver | None = None
+) -> ActionResult:
+    """Mark a claimed need as handed over (the claiming donor only)."""
+    _, pairing = await service.deliver(session, user, need_id, body.note if body else None)
+    return await _result(session, user, need_id, pairing)
+
+
+@router.post("/{need_id}/confirm", response_model=ActionResult)
+async def confirm_need(
+    session: SessionDep, user: CurrentUser, need_id: NeedId, body: Confirm | None = None
+) -> ActionResult:
+    """Confirm receipt of a delivered need, optionally thanking the donor (admin in scope)."""
+    _, pairing = await service.confirm(session, user, need_id, body.thanks if body else None)
+    return await _result(session, user, need_id, pairing)
+
+
+@router.post("/{need_id}/dispute", response_model=ActionResult)
+async def dispute_need(
+    session: SessionDep, user: CurrentUser, need_id: NeedId, body: WithReason, request: Request
+) -> ActionResult:
+    """Report a delivered need as not received: it goes back to the claiming donor."""
+    _, pairing = await service.dispute(session, user, need_id, body.reason, _settings(request))
+    return await _result(session, user, need_id, pairing)
+
+
+@router.post("/{need_id}/cancel", response_model=ActionResult)
+async def cancel_need(
+    session: SessionDep, user: CurrentUser, need_id: NeedId, body: WithReason
+) -> ActionResult:
+    """Withdraw a need that is no longer wanted (admin in scope)."""
+    _, pairing = await service.cancel(session, user, need_id, body.reason)
+    return await _result(session, user, need_id, pairing)
+
+
+@router.get("/{need_id}/events", response_model=EventList)
+async def need_events(session: SessionDep, user: CurrentUser, need_id: NeedId) -> EventList:
+    """The need's history and its pairings', oldest first (admins in scope, and its donors)."""
+    await service.get_view(session, user, need_id)
+    if not user.is_admin and not await service.has_pairing(session, user.id, need_id):
+        raise NotFound(f"No need {need_id}", code="need_not_found")
+    history = await events_service.history_of_need(session, need_id)
+    return EventList(items=[EventRead.model_validate(event) for event in history])

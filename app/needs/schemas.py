@@ -1,0 +1,135 @@
+"""Requests and responses of the need endpoints.
+
+``NeedPublicRead`` is what a donor (or any signed-in caller outside the admin's scope) may see:
+the need, its village, and the household's masked name and size. It has no field through which
+personal data could pass; admins get ``NeedRead``, which adds bookkeeping, still no personal data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from app.pairings.schemas import PairingRead
+
+Category = Literal["goods", "schooling", "health", "employment", "service", "skills"]
+Status = Literal[
+    "pending_review",
+    "published",
+    "claimed",
+    "delivered",
+    "fulfilled",
+    "rejected",
+    "cancelled",
+    "expired",
+]
+Sort = Literal["newest", "urgent", "deadline"]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+ValueFen = Annotated[int, Field(ge=0, le=10**12, description="Estimated value in fen (分)")]
+Urgency = Annotated[int, Field(ge=1, le=3, description="1 low, 2 normal, 3 urgent")]
+
+
+class NeedCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    household_id: int = Field(ge=1, le=2**63 - 1)
+    category: Category
+    title: Title = Field(examples=["冬季棉被两床"])
+    description: Text
+    value_fen: ValueFen
+    urgency: Urgency = 2
+    deadline: dt.date = Field(description="The date by which the need must be met")
+    origin: Literal["admin", "household"] = Field(
+        default="admin",
+        description="admin: posted by the village admin, published at once; household: the "
+        "household's own request relayed by the admin, published after review",
+    )
+
+
+class NeedUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    description: Text | None = None
+    value_fen: ValueFen | None = None
+    urgency: Urgency | None = None
+    deadline: dt.date | None = None
+
+
+class Review(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "reject"]
+    reason: Reason | None = None
+
+
+class Deliver(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: Text | None = None
+
+
+class Confirm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    thanks: Text | None = Field(default=None, description="A thank-you the donor sees")
+
+
+class WithReason(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Reason
+
+
+class OptionalReason(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Reason | None = None
+
+
+class HouseholdBrief(BaseModel):
+    masked_name: str = Field(examples=["刘**"])
+    size: int
+    key_household: bool
+
+
+class NeedPublicRead(BaseModel):
+    id: int
+    category: Category
+    title: str
+    description: str
+    value_fen: int
+    urgency: int
+    deadline: dt.date
+    status: Status
+    version: int
+    village_code: str
+    village_name: str
+    household: HouseholdBrief
+    created_at: dt.datetime
+    published_at: dt.datetime | None
+
+
+class NeedRead(NeedPublicRead):
+    household_id: int
+    county_code: str
+    origin: str
+    created_by_id: int
+    updated_at: dt.datetime
+    fulfilled_at: dt.datetime | None
+    closed_reason: str | None
+    allowed_actions: list[str]
+
+
+class NeedPage(BaseModel):
+    items: list[NeedRead | NeedPublicRead]
+    next_cursor: str | None
+
+
+class ActionResult(BaseModel):
+    need: NeedRead | NeedPublicRead
+    pairing: PairingRead | None = None

@@ -1,0 +1,58 @@
+"""Requests and responses of the offer endpoints."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from app.needs.schemas import Category
+
+OfferStatus = Literal["open", "withdrawn", "exhausted", "expired"]
+
+
+class OfferCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    category: Category
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+    description: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
+    ]
+    capacity: int = Field(ge=1, le=10_000, description="How many needs the offer can serve")
+    region_preference: str = Field(
+        default="",
+        pattern=r"^([0-9]{2}|[0-9]{4}|[0-9]{6}|[0-9]{9}|[0-9]{12})?$",
+        description="A region code the donor wants to help inside ('' for anywhere)",
+    )
+    value_cap_fen: int | None = Field(
+        default=None, ge=0, le=10**12, description="The most one need may be worth, in fen"
+    )
+    available_until: dt.datetime | None = Field(
+        default=None, description="When the offer lapses (with a time zone)"
+    )
+
+
+class OfferRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    donor_id: int
+    category: Category
+    title: str
+    description: str
+    capacity: int
+    capacity_used: int
+    region_preference: str
+    value_cap_fen: int | None
+    available_until: dt.datetime | None
+    status: OfferStatus
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class OfferPage(BaseModel):
+    items: list[OfferRead]
+    next_cursor: str | None

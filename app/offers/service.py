@@ -1,0 +1,120 @@
+"""Offers: a donor's non-directed donations, the pool that matching allocates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts.models import User
+from app.core.db import utcnow
+from app.core.errors import Forbidden, InvalidTransition, NotFound, Unprocessable
+from app.core.pagination import page_by_id
+from app.core.scope import Scope
+from app.events import service as events
+from app.offers.models import Offer
+from app.offers.schemas import OfferCreate
+from app.regions.models import LEVEL_LENGTHS, Region
+
+
+def _visible_to(user: User) -> ColumnElement[bool]:
+    """A donor sees its own offers; an admin the offers that may serve its scope: those whose
+    region preference lies inside the scope or contains it (a province, "anywhere")."""
+    if not user.is_admin:
+        return Offer.donor_id == user.id
+    assert user.scope_code is not None
+    scope = Scope(user.scope_code)
+    enclosing = [""] + [
+        user.scope_code[:n] for n in LEVEL_LENGTHS.values() if n <= len(user.scope_code)
+    ]
+    return or_(scope.where(Offer.region_preference), Offer.region_preference.in_(enclosing))
+
+
+async def create_offer(session: AsyncSession, donor: User, data: OfferCreate) -> Offer:
+    if donor.role != "donor":
+        raise Forbidden("Only a donor may post an offer", code="donor_only")
+    if data.region_preference and await session.get(Region, data.region_preference) is None:
+        raise Unprocessable(
+            f"No region has the code {data.region_preference}", code="unknown_region"
+        )
+    now = utcnow()
+    if data.available_until is not None and data.available_until <= now:
+        raise Unprocessable("available_until must lie in the future", code="window_in_past")
+    offer = Offer(
+        donor_id=donor.id,
+        category=data.category,
+        title=data.title,
+        description=data.description,
+        capacity=data.capacity,
+        capacity_used=0,
+        region_preference=data.region_preference,
+        value_cap_fen=data.value_cap_fen,
+        available_until=data.available_until,
+        status="open",
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(offer)
+    await session.flush()
+    events.record(
+        session,
+        entity="offer",
+        entity_id=offer.id,
+        action="post",
+        from_status=None,
+        to_status="open",
+        actor_id=donor.id,
+    )
+    return offer
+
+
+async def get_offer(session: AsyncSession, user: User, offer_id: int) -> Offer:
+    offer = await session.scalar(select(Offer).where(Offer.id == offer_id, _visible_to(user)))
+    if offer is None:
+        raise NotFound(f"No offer {offer_id}", code="offer_not_found")
+    return offer
+
+
+async def list_offers(
+    session: AsyncSession,
+    user: User,
+    *,
+    statuses: Sequence[str] | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[Offer], str | None]:
+    statement = select(Offer).where(_visible_to(user))
+    if statuses:
+        statement = statement.where(Offer.status.in_(statuses))
+    return await page_by_id(session, statement, Offer.id, limit=limit, cursor=cursor)
+
+
+async def withdraw(session: AsyncSession, donor: User, offer_id: int) -> Offer:
+    """Take an open offer out of the pool (its own donor only)."""
+    offer = await get_offer(session, donor, offer_id)
+    if offer.donor_id != donor.id:
+        raise Forbidden("Only the offer's donor may withdraw it", code="not_owner")
+    result = await session.execute(
+        update(Offer)
+        .where(Offer.id == offer.id, Offer.status == "open", Offer.version == offer.version)
+        .values(status="withdrawn", version=Offer.version + 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        await session.refresh(offer)
+        raise InvalidTransition(
+            f"A {offer.status} offer cannot be withdrawn", allowed=[], state=offer.status
+        )
+    await session.refresh(offer)
+    events.record(
+        session,
+        entity="offer",
+        entity_id=offer.id,
+        action="withdraw",
+        from_status="open",
+        to_status="withdrawn",
+        actor_id=donor.id,
+    )
+    return offer

@@ -1,0 +1,174 @@
+"""Test harness: every database test runs on SQLite and on PostgreSQL.
+
+Each engine gets a fresh database per run, built by running the migrations (never
+``create_all``) and loading the bundled regions. After each test the tables it may have written
+are emptied; the reference data stays. Requests go through the ASGI app with httpx.
+
+PostgreSQL is found at ``AIXIN_TEST_POSTGRES_URL`` (default: the local server, user postgres).
+When it cannot be reached the PostgreSQL half is skipped with the reason, except under CI=true,
+where it fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from app.core import migrations
+from app.core.db import make_engine
+from app.core.models import metadata
+from app.core.settings import Settings
+from app.main import create_app
+from app.regions import loader
+
+POSTGRES_URL = os.environ.get(
+    "AIXIN_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+ENGINES = ("sqlite", "postgresql")
+REFERENCE_TABLES = {"regions", "alembic_version"}
+TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def settings_for(database_url: str, data_dir: Path, **overrides: object) -> Settings:
+    """Settings for a test app: cheap password hashing, a fixed key, no .env."""
+    values: dict[str, object] = {
+        "env": "test",
+        "database_url": database_url,
+        "data_dir": data_dir,
+        "secret_key": TEST_SECRET,
+        "data_key": TEST_SECRET + "-data",
+        "index_key": TEST_SECRET + "-index",
+        "argon2_time_cost": 1,
+        "argon2_memory_kib": 1024,
+        "argon2_parallelism": 1,
+        "log_level": "WARNING",
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg,arg-type]
+
+
+async def create_postgres_database() -> str:
+    """A new, empty PostgreSQL database; its URL."""
+    name = f"aixin_test_{uuid.uuid4().hex[:12]}"
+    server = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with server.connect() as connection:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except (OSError, Exception) as exc:
+        message = f"PostgreSQL at {POSTGRES_URL} is unreachable: {exc}"
+        if in_ci():
+            pytest.fail(f"{message} (CI=true: PostgreSQL is required)", pytrace=False)
+        pytest.skip(message)
+    finally:
+        await server.dispose()
+    return POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def drop_postgres_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    server = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with server.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await server.dispose()
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """A fresh, empty database of each engine for this run."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'aixin.db'}"
+        return
+    url = await create_postgres_database()
+    yield url
+    await drop_postgres_database(url)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return settings_for(database_url, tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """The migrated database with the bundled regions loaded."""
+    engine = make_engine(settings)
+    await migrations.upgrade(engine)
+    async with engine.begin() as connection:
+        await loader.upsert_regions(connection, loader.bundled_rows())
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    yield application
+    await application.state.database.dispose()
+
+
+async def empty_tables(engine: AsyncEngine) -> None:
+    """Remove every row a test may have written, keeping the reference data."""
+    tables = [t for t in metadata.sorted_tables if t.name not in REFERENCE_TABLES]
+    async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            names = ", ".join(f'"{table.name}"' for table in tables)
+            await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(tables):
+                await connection.execute(table.delete())
+
+
+@pytest.fixture
+async def client(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[AsyncClient]:
+    """An httpx client over the ASGI app; the written tables are emptied afterwards."""
+    transport = ASGITransport(app=app)
+    async with AsyncClient(transport=transport, base_url="http://aixin.test") as http:
+        yield http
+    await empty_tables(engine)
+
+
+# -- a closing line per engine, so the summary shows both halves ran ---------------------------
+
+_engine_of: dict[str, str] = {}
+_outcomes: Counter[tuple[str, str]] = Counter()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params.values() if callspec else ()
+        engine = next((value for value in params if value in ENGINES), "no database")
+        _engine_of[item.nodeid] = str(engine)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        _outcomes[(_engine_of.get(report.nodeid, "no database"), report.outcome)] += 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    terminalreporter.section("tests per database engine")
+    for engine in sorted({engine for engine, _ in _outcomes}):
+        counts = ", ".join(
+            f"{_outcomes[(engine, outcome)]} {outcome}"
+            for outcome in ("passed", "failed", "skipped")
+            if _outcomes[(engine, outcome)]
+        )
+        terminalreporter.write_line(f"{engine}: {counts}")
