@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
+
+from matching import BANDS, Needs, Offers, Parameters, SuccessModel, solve
+from matching._success import band_of_length
 
 
 @dataclass(slots=True)
@@ -48,8 +54,85 @@ class Solution:
     offer_donors: list[int] = field(default_factory=list)
 
 
-def solve_candidates(candidates: Candidates) -> Solution:
-    """Solve one run's problem with the engine (called in a worker thread)."""
-    from app.matchmaking._adapter import solve
+def success_model(
+    segment_counts: dict[tuple[str, int], tuple[int, int]], categories: list[str]
+) -> SuccessModel:
+    """The success model from ended pairings by (category, preference length)."""
+    labels = sorted(set(categories) | {category for category, _ in segment_counts})
+    row = {label: index for index, label in enumerate(labels)}
+    successes = np.zeros((len(labels), len(BANDS)))
+    failures = np.zeros((len(labels), len(BANDS)))
+    for (category, length), (s, f) in segment_counts.items():
+        band = int(band_of_length(length))
+        successes[row[category], band] += s
+        failures[row[category], band] += f
+    if not labels:
+        return SuccessModel()
+    return SuccessModel(segment_successes=successes, segment_failures=failures, categories=labels)
 
-    return solve(candidates)
+
+def solve_candidates(candidates: Candidates, params: Parameters | None = None) -> Solution:
+    """Solve one run's problem with the engine (called in a worker thread)."""
+    params = params or Parameters()
+    needs = Needs(
+        ids=np.array(candidates.need_ids, dtype=np.int64),
+        category=np.array(candidates.need_categories, dtype=str),
+        village=np.array(candidates.need_villages, dtype=str),
+        value=np.array(candidates.need_values, dtype=np.int64),
+        urgency=np.array(candidates.need_urgency, dtype=np.int64),
+        days_waiting=np.array(candidates.need_days_waiting, dtype=np.int64),
+        key_household=np.array(candidates.need_key, dtype=bool),
+    )
+    records = [candidates.donor_record.get(donor, (0, 0)) for donor in candidates.offer_donors]
+    offers = Offers(
+        ids=np.array(candidates.offer_ids, dtype=np.int64),
+        category=np.array(candidates.offer_categories, dtype=str),
+        region=np.array(candidates.offer_preferences, dtype=str),
+        capacity=np.array(candidates.offer_capacity, dtype=np.int64),
+        value_cap=list(candidates.offer_caps),
+        donor_successes=np.array([s for s, _ in records], dtype=np.int64),
+        donor_failures=np.array([f for _, f in records], dtype=np.int64),
+    )
+    model = success_model(
+        candidates.segment_counts, candidates.need_categories + candidates.offer_categories
+    )
+    result = solve(needs, offers, params, model=model)
+    pairs = [
+        Pair(int(need), int(offer), float(score), float(probability))
+        for need, offer, score, probability in zip(
+            result.need_id.tolist(),
+            result.offer_id.tolist(),
+            result.score.tolist(),
+            result.probability.tolist(),
+            strict=True,
+        )
+    ]
+    stats = result.blocks
+    blocks = [
+        {
+            "category": str(stats.category[i]),
+            "needs": int(stats.needs[i]),
+            "offers": int(stats.offers[i]),
+            "offer_units": int(stats.units[i]),
+            "candidates": int(stats.candidates[i]),
+            "path": str(stats.path[i]),
+            "matched": int(stats.matched[i]),
+            "seconds": round(float(stats.seconds[i]), 6),
+            "solver_seconds": round(float(stats.solver_seconds[i]), 6),
+        }
+        for i in range(len(stats))
+    ]
+    parameters: dict[str, Any] = dataclasses.asdict(params) | {
+        "prior": model.prior,
+        "segment_strength": model.segment_strength,
+        "donor_strength": model.donor_strength,
+    }
+    return Solution(
+        pairs=pairs,
+        objective=float(result.objective),
+        expected_successes=float(result.expected_successes),
+        blocks=blocks,
+        parameters=parameters,
+        offer_ids=list(candidates.offer_ids),
+        offer_donors=list(candidates.offer_donors),
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,10 +29,20 @@ class RunCreate(BaseModel):
 
 
 class BlockStats(BaseModel):
+    """One independent block of the run (a connected component of the feasibility graph)."""
+
+    category: str
     needs: int
+    offers: int
     offer_units: int
-    path: str
+    candidates: int = Field(description="Candidate pairs kept for the solver")
+    path: Literal["dense", "sparse"] = Field(
+        description="dense: linear_sum_assignment on the full matrix; sparse: "
+        "min_weight_full_bipartite_matching on the candidates"
+    )
+    matched: int
     seconds: float
+    solver_seconds: float
 
 
 class ProposedPair(BaseModel):

@@ -234,3 +234,88 @@ async def test_concurrent_runs_on_overlapping_scopes_propose_each_need_once(
         assert all(count == 1 for _, count in per_need)
         capacity = await session.scalar(select(Offer.capacity))
         assert len(per_need) <= capacity
+
+
+async def test_infeasible_pairs_are_never_proposed(
+    app: FastAPI, client: AsyncClient, county: Headers
+) -> None:
+    need = await need_in(client, county, VILLAGE_A, value_fen=50_000)
+    donor = await donor_headers(client)
+    await offer(client, donor, category="schooling")  # another category
+    await offer(client, donor, region_preference=VILLAGE_B)  # another village
+    await offer(client, donor, value_cap_fen=10_000)  # the need is worth more
+    withdrawn = await offer(client, donor)
+    await client.post(f"/api/v1/offers/{withdrawn['id']}/withdraw", headers=donor)
+    await offer(client, donor, region_preference="430522")  # another county
+
+    result = await run(client, county)
+    assert (result["needs_considered"], result["pairs_proposed"]) == (1, 0)
+    assert result["offers_considered"] == 3  # withdrawn and out-of-county offers not loaded
+    assert all(block["matched"] == 0 for block in result["blocks"])
+
+    fitting = await offer(client, donor, value_cap_fen=50_000)
+    result = await run(client, county)
+    pairs = (
+        await client.get(f"/api/v1/matching/runs/{result['id']}/pairings", headers=county)
+    ).json()["items"]
+    assert [(p["need_id"], p["offer_id"]) for p in pairs] == [(need["id"], fitting["id"])]
+
+
+async def test_an_empty_scope_runs_cleanly(client: AsyncClient, county: Headers) -> None:
+    result = await run(client, county)
+    assert (result["needs_considered"], result["offer_units"], result["pairs_proposed"]) == (
+        0,
+        0,
+        0,
+    )
+    assert result["blocks"] == []
+    assert result["objective"] == 0
+    one_sided = await need_in(client, county, VILLAGE_A)
+    result = await run(client, county, dry_run=True)
+    assert result["needs_considered"] == 1
+    assert result["pairs"] == []
+    assert one_sided["status"] == "published"
+
+
+async def test_the_run_records_blocks_parameters_and_timings(
+    client: AsyncClient, county: Headers
+) -> None:
+    for village in (VILLAGE_A, VILLAGE_A, VILLAGE_B):
+        await need_in(client, county, village)
+    await need_in(client, county, VILLAGE_A, category="schooling", title="学费", value_fen=1000)
+    donor = await donor_headers(client)
+    await offer(client, donor, capacity=2)
+    await offer(client, donor, category="schooling", region_preference="")
+    result = await run(client, county)
+    assert result["pairs_proposed"] == 3
+    assert sorted(b["category"] for b in result["blocks"]) == ["goods", "schooling"]
+    assert sum(b["matched"] for b in result["blocks"]) == 3
+    assert {b["path"] for b in result["blocks"]} <= {"dense", "sparse"}
+    assert result["parameters"]["prior"] == 0.685
+    assert result["load_seconds"] >= 0
+    assert result["solve_seconds"] >= 0
+    assert result["expected_successes"] == pytest.approx(3 * 0.685)
+    fetched = (await client.get(f"/api/v1/matching/runs/{result['id']}", headers=county)).json()
+    assert fetched["blocks"] == result["blocks"]
+    listed = (await client.get("/api/v1/matching/runs", headers=county)).json()["items"]
+    assert [r["id"] for r in listed] == [result["id"]]
+
+
+async def test_a_donor_record_raises_its_predicted_success(
+    client: AsyncClient, county: Headers
+) -> None:
+    # The seasoned donor has one claim fulfilled; a new donor starts at the prior.
+    seasoned, newcomer = await donor_headers(client), await donor_headers(client)
+    done = await need_in(client, county, VILLAGE_B, category="health", title="药品")
+    for step, headers in (("claim", seasoned), ("deliver", seasoned), ("confirm", county)):
+        response = await client.post(f"/api/v1/needs/{done['id']}/{step}", headers=headers)
+        assert response.status_code in (200, 201), response.text
+    first = await need_in(client, county, VILLAGE_A)
+    second = await need_in(client, county, VILLAGE_B)
+    mine = await offer(client, seasoned)
+    theirs = await offer(client, newcomer)
+    result = await run(client, county, dry_run=True)
+    probability = {p["offer_id"]: p["predicted_success"] for p in result["pairs"]}
+    assert {p["need_id"] for p in result["pairs"]} == {first["id"], second["id"]}
+    assert probability[theirs["id"]] == pytest.approx(0.685)
+    assert probability[mine["id"]] == pytest.approx((1 + 10 * 0.685) / 11)
