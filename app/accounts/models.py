@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, BigIntPK, UTCDateTime, utcnow
@@ -37,6 +37,8 @@ class User(Base):
     # The admin's region-code prefix ("" for the platform admin); None for donors.
     scope_code: Mapped[str | None] = mapped_column(String(12))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A donor's consent to be listed on the roll of honour (爱心榜); off unless they opt in.
+    honour_roll: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_by_id: Mapped[int | None] = mapped_column(BigIntPK, ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

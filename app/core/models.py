@@ -11,7 +11,7 @@ from app.households.models import Household, HouseholdAccess
 from app.matchmaking.models import MatchingRun
 from app.needs.models import Need
 from app.offers.models import Offer
-from app.pairings.models import Pairing
+from app.pairings.models import Pairing, SuccessSegment
 from app.regions.models import Region
 
 metadata = Base.metadata
@@ -27,6 +27,7 @@ __all__ = [
     "Pairing",
     "RefreshToken",
     "Region",
+    "SuccessSegment",
     "User",
     "metadata",
 ]

@@ -61,8 +61,8 @@ async def accept(
         raise Conflict("The offer has no capacity left or was withdrawn", code="offer_unavailable")
     await _mark_exhausted(session, pairing.offer_id, actor_id=donor.id)
     await needs_service.end_pairing(
-        session, pairing, "active", actor_id=donor.id,
-        expires_at=utcnow() + dt.timedelta(days=settings.claim_hold_days),
+        session, pairing, "active", actor_id=donor.id, active_at=(now := utcnow()),
+        expires_at=now + dt.timedelta(days=settings.claim_hold_days),
     )  # fmt: skip
     return need, pairing
 

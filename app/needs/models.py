@@ -48,6 +48,8 @@ class Need(Base):
         Index("ix_needs_status_urgency_created_at_id", "status", "urgency", "created_at", "id"),
         Index("ix_needs_status_deadline_id", "status", "deadline", "id"),
         Index("ix_needs_village_code_status", "village_code", "status"),
+        # Statistics: the publish cohorts of a county.
+        Index("ix_needs_county_code_published_at", "county_code", "published_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

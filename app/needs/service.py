@@ -438,6 +438,7 @@ async def claim(
         village_code=need.village_code,
         county_code=need.county_code,
         created_at=now,
+        active_at=now,
         expires_at=now + dt.timedelta(days=settings.claim_hold_days),
     )
     session.add(pairing)

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, String, Text, text
+from sqlalchemy import (
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, BigIntPK, UTCDateTime, utcnow
@@ -71,7 +81,34 @@ class Pairing(Base):
     county_code: Mapped[str] = mapped_column(String(6), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # When the donor began to hold the need (claimed, or accepted the proposal); None for a
+    # proposal never accepted. "Matched" in the statistics means this is set.
+    active_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     delivery_note: Mapped[str | None] = mapped_column(Text)
     thanks: Mapped[str | None] = mapped_column(Text)
+
+
+class SuccessSegment(Base):
+    """The learned success model: ended pairings per (category, distance band), refreshed.
+
+    Written by ``aixin model refresh`` and periodically by the service; read when a claim or a
+    matching run predicts a pairing's success. Band 0..5 is the distance band of
+    ``matching.BANDS`` (village ... farther); a direct claim, with no region preference, is
+    counted in band 5 ("farther": anywhere).
+    """
+
+    __tablename__ = "success_segments"
+    __table_args__ = (
+        UniqueConstraint("category", "band"),
+        CheckConstraint("band >= 0 AND band <= 5", name="band"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    category: Mapped[str] = mapped_column(String(16))
+    band: Mapped[int] = mapped_column(Integer)
+    successes: Mapped[int] = mapped_column(Integer)
+    failures: Mapped[int] = mapped_column(Integer)
+    rate: Mapped[float] = mapped_column(Float)
+    refreshed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
