@@ -135,6 +135,27 @@ def expire() -> None:
     _run(job)
 
 
+model_cli = typer.Typer(help="The success model", no_args_is_help=True)
+cli.add_typer(model_cli, name="model")
+
+
+@model_cli.command("refresh")
+def model_refresh() -> None:
+    """Re-learn the success model from every ended pairing (safe to run at any time)."""
+    from app.core.db import Database
+    from app.needs.expiry import refresh_model
+
+    async def job(settings: Settings) -> None:
+        database = Database(settings)
+        try:
+            segments = await refresh_model(database)
+        finally:
+            await database.dispose()
+        typer.echo(f"success model refreshed: {segments} segments with outcomes")
+
+    _run(job)
+
+
 @cli.command("create-admin")
 def create_admin(
     username: Annotated[str, typer.Argument(help="The new admin's username")],

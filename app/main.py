@@ -67,7 +67,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         interval = settings.expiry_interval_seconds
-        task = asyncio.create_task(expiry_loop(app.state.database, interval)) if interval else None
+        task = (
+            asyncio.create_task(
+                expiry_loop(app.state.database, interval, settings.model_refresh_seconds)
+            )
+            if interval
+            else None
+        )
         try:
             yield
         finally:

@@ -270,3 +270,9 @@ def test_openapi_writes_the_document_as_json(offline: Target) -> None:
     document = json.loads(output.read_text(encoding="utf-8"))
     assert document["info"]["title"] == "Aixin 爱心对接"
     assert {"/readyz", "/api/v1/regions/{code}", "/api/v1/auth/token"} <= set(document["paths"])
+
+
+def test_model_refresh_relearns_the_success_model(prepared: Prepared) -> None:
+    result = prepared.target.run("model", "refresh")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "success model refreshed: 0 segments with outcomes\n"

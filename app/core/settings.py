@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     expiry_interval_seconds: float = Field(
         default=60.0, ge=0, description="How often the service lapses claims (0: never)"
     )
+    model_refresh_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="How often the service re-learns the success model from ended pairings "
+        "(0: only by `aixin model refresh`)",
+    )
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -8,8 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from matching import BANDS, Needs, Offers, Parameters, SuccessModel, solve
-from matching._success import band_of_length
+from matching import Needs, Offers, Parameters, SuccessModel, solve
 
 
 @dataclass(slots=True)
@@ -31,8 +30,8 @@ class Candidates:
     offer_capacity: list[int]
     # donor id -> (successes, failures) of its ended pairings
     donor_record: dict[int, tuple[int, int]]
-    # (category, length of the offer's region preference) -> (successes, failures)
-    segment_counts: dict[tuple[str, int], tuple[int, int]]
+    # the success model as last learned (segment rates; donors' records are above)
+    model: SuccessModel = field(default_factory=SuccessModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,23 +51,6 @@ class Solution:
     parameters: dict[str, Any]
     offer_ids: list[int] = field(default_factory=list)
     offer_donors: list[int] = field(default_factory=list)
-
-
-def success_model(
-    segment_counts: dict[tuple[str, int], tuple[int, int]], categories: list[str]
-) -> SuccessModel:
-    """The success model from ended pairings by (category, preference length)."""
-    labels = sorted(set(categories) | {category for category, _ in segment_counts})
-    row = {label: index for index, label in enumerate(labels)}
-    successes = np.zeros((len(labels), len(BANDS)))
-    failures = np.zeros((len(labels), len(BANDS)))
-    for (category, length), (s, f) in segment_counts.items():
-        band = int(band_of_length(length))
-        successes[row[category], band] += s
-        failures[row[category], band] += f
-    if not labels:
-        return SuccessModel()
-    return SuccessModel(segment_successes=successes, segment_failures=failures, categories=labels)
 
 
 def solve_candidates(candidates: Candidates, params: Parameters | None = None) -> Solution:
@@ -93,9 +75,7 @@ def solve_candidates(candidates: Candidates, params: Parameters | None = None) -
         donor_successes=np.array([s for s, _ in records], dtype=np.int64),
         donor_failures=np.array([f for _, f in records], dtype=np.int64),
     )
-    model = success_model(
-        candidates.segment_counts, candidates.need_categories + candidates.offer_categories
-    )
+    model = candidates.model
     result = solve(needs, offers, params, model=model)
     pairs = [
         Pair(int(need), int(offer), float(score), float(probability))

@@ -14,7 +14,7 @@ import datetime as dt
 import time
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, insert, or_, select, text
+from sqlalchemy import ColumnElement, and_, exists, func, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
@@ -30,8 +30,8 @@ from app.matchmaking.models import MatchingRun
 from app.matchmaking.schemas import RunCreate
 from app.needs.models import CATEGORIES, Need
 from app.offers.models import Offer
+from app.pairings import prediction
 from app.pairings.models import Pairing
-from app.pairings.prediction import FAILURE, SUCCESS
 from app.regions import service as regions_service
 from app.regions.models import LEVEL_LENGTHS
 
@@ -126,43 +126,9 @@ async def _load(
         offer_preferences=[r.region_preference for r in offer_rows],
         offer_caps=[r.value_cap_fen for r in offer_rows],
         offer_capacity=[int(r.left) for r in offer_rows],
-        donor_record=await _donor_records(session, donors),
-        segment_counts=await _segment_counts(session),
+        donor_record=await prediction.donor_records(session, donors),
+        model=await prediction.load_model(session),
     )
-
-
-async def _donor_records(session: AsyncSession, donors: list[int]) -> dict[int, tuple[int, int]]:
-    """Each donor's ended pairings: (successes, failures)."""
-    records: dict[int, tuple[int, int]] = {}
-    for start in range(0, len(donors), CHUNK):
-        rows = await session.execute(
-            select(
-                Pairing.donor_id,
-                func.count(case((Pairing.status.in_(SUCCESS), 1))),
-                func.count(case((Pairing.status.in_(FAILURE), 1))),
-            )
-            .where(Pairing.donor_id.in_(donors[start : start + CHUNK]))
-            .group_by(Pairing.donor_id)
-        )
-        records.update({donor: (int(s), int(f)) for donor, s, f in rows})
-    return records
-
-
-async def _segment_counts(session: AsyncSession) -> dict[tuple[str, int], tuple[int, int]]:
-    """Ended matched pairings by (category, length of the offer's region preference)."""
-    rows = await session.execute(
-        select(
-            Need.category,
-            func.length(Offer.region_preference),
-            func.count(case((Pairing.status.in_(SUCCESS), 1))),
-            func.count(case((Pairing.status.in_(FAILURE), 1))),
-        )
-        .join(Need, Need.id == Pairing.need_id)
-        .join(Offer, Offer.id == Pairing.offer_id)
-        .where(Pairing.source == "match")
-        .group_by(Need.category, func.length(Offer.region_preference))
-    )
-    return {(category, int(length)): (int(s), int(f)) for category, length, s, f in rows}
 
 
 async def _still_open(session: AsyncSession, need_ids: list[int]) -> set[int]:

@@ -1,4 +1,5 @@
-"""Lapsing, by the ``aixin expire`` command and by a periodic task inside the service.
+"""Lapsing and re-learning, by the ``aixin expire`` and ``aixin model refresh`` commands and by
+a periodic task inside the service.
 
 Each lapse is a conditional update, so any number of runners (replicas, a cron job, the
 command run by hand) may work at once: each need lapses once, with one event.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -18,6 +20,7 @@ from app.core.db import Database, utcnow
 from app.core.idempotency import purge_expired
 from app.matchmaking import proposals
 from app.needs import service
+from app.pairings import prediction
 
 log = structlog.get_logger("aixin.expiry")
 
@@ -55,10 +58,27 @@ async def run_expiry(database: Database, now: dt.datetime | None = None) -> Expi
     )
 
 
-async def expiry_loop(database: Database, interval_seconds: float) -> None:
-    """Run :func:`run_expiry` every ``interval_seconds`` until cancelled."""
+async def refresh_model(database: Database) -> int:
+    """Re-learn the success model from the ended pairings (one transaction)."""
+    async with database.write_sessionmaker.begin() as session:
+        return await prediction.refresh(session)
+
+
+async def expiry_loop(
+    database: Database, interval_seconds: float, model_refresh_seconds: float = 0.0
+) -> None:
+    """Run :func:`run_expiry` every ``interval_seconds`` until cancelled, and re-learn the
+    success model every ``model_refresh_seconds`` (0: never)."""
+    learned_at: float | None = None
     while True:
         try:
+            moment = time.monotonic()
+            if model_refresh_seconds and (
+                learned_at is None or moment - learned_at >= model_refresh_seconds
+            ):
+                segments = await refresh_model(database)
+                learned_at = moment
+                log.info("model_refreshed", segments=segments)
             result = await run_expiry(database)
             if result.lapsed_claims or result.expired_needs or result.lapsed_proposals:
                 log.info(

@@ -423,9 +423,7 @@ async def claim(
     if donor.role != "donor":
         raise Forbidden("Only a donor may claim a need", code="donor_only")
     await _check_open_claims(session, donor, settings.max_open_claims)
-    probability = await predict(
-        session, donor_id=donor.id, category=need.category, county_code=need.county_code
-    )
+    probability = await predict(session, donor_id=donor.id, category=need.category)
     await move_need(session, need, "claim", actor_id=donor.id)
     await supersede_proposals(session, need.id, actor_id=donor.id, reason="claimed directly")
     now = utcnow()
