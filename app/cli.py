@@ -118,18 +118,24 @@ def regions_load(
     _run(job)
 
 
+async def _on_database(settings: Settings, work: Callable[[Any], Coroutine[Any, Any, Any]]) -> Any:
+    """Run ``work(database)`` against the configured database, then release it."""
+    from app.core.db import Database
+
+    database = Database(settings)
+    try:
+        return await work(database)
+    finally:
+        await database.dispose()
+
+
 @cli.command()
 def expire() -> None:
     """Lapse overdue claims and close needs past their deadline (safe to run at any time)."""
-    from app.core.db import Database
     from app.needs.expiry import run_expiry
 
     async def job(settings: Settings) -> None:
-        database = Database(settings)
-        try:
-            result = await run_expiry(database)
-        finally:
-            await database.dispose()
+        result = await _on_database(settings, run_expiry)
         typer.echo(f"lapsed {result.lapsed_claims} claims, expired {result.expired_needs} needs")
 
     _run(job)
@@ -142,15 +148,10 @@ cli.add_typer(model_cli, name="model")
 @model_cli.command("refresh")
 def model_refresh() -> None:
     """Re-learn the success model from every ended pairing (safe to run at any time)."""
-    from app.core.db import Database
     from app.needs.expiry import refresh_model
 
     async def job(settings: Settings) -> None:
-        database = Database(settings)
-        try:
-            segments = await refresh_model(database)
-        finally:
-            await database.dispose()
+        segments = await _on_database(settings, refresh_model)
         typer.echo(f"success model refreshed: {segments} segments with outcomes")
 
     _run(job)
