@@ -44,3 +44,5 @@ clean:
 
 bench: install  ## Benchmarks (not tests): results printed and written to benchmarks/results/
 	$(BIN)/python -m benchmarks.browse --needs $${BENCH_NEEDS:-100000}
+	$(BIN)/python -m benchmarks.matching
+	$(BIN)/python -m benchmarks.matching_service
