@@ -22,6 +22,7 @@ from app.core.security import Passwords, Tokens
 from app.core.settings import Settings, get_settings
 from app.health.router import router as health_router
 from app.households.router import router as households_router
+from app.matchmaking import engine
 from app.matchmaking.router import proposals_router, runs_router
 from app.needs.expiry import expiry_loop
 from app.needs.router import router as needs_router
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await app.state.database.dispose()
+            engine.shutdown()
 
     app = FastAPI(
         title="Aixin 爱心对接",

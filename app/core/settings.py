@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     expiry_interval_seconds: float = Field(
         default=60.0, ge=0, description="How often the service lapses claims (0: never)"
     )
+    matching_inline_max_needs: int = Field(
+        default=5000,
+        ge=0,
+        description="Matching runs over more open needs than this are solved in a worker "
+        "process, so that the event loop keeps serving (smaller ones in a thread)",
+    )
     model_refresh_seconds: float = Field(
         default=3600.0,
         ge=0,

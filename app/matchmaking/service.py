@@ -9,7 +9,6 @@ keeps serving while it works.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import time
 from collections.abc import Sequence
@@ -25,7 +24,7 @@ from app.core.scope import Scope
 from app.core.settings import Settings
 from app.events.models import Event
 from app.households.models import Household
-from app.matchmaking.engine import Candidates, Solution, solve_candidates
+from app.matchmaking.engine import Candidates, Solution, solve_off_loop
 from app.matchmaking.models import MatchingRun
 from app.matchmaking.schemas import RunCreate
 from app.needs.models import CATEGORIES, Need
@@ -196,7 +195,7 @@ async def start_run(
     await _lock_scope(session, data.scope)
     candidates = await _load(session, data.scope, categories, now)
     loaded = time.perf_counter()
-    solution = await asyncio.to_thread(solve_candidates, candidates)
+    solution = await solve_off_loop(candidates, settings.matching_inline_max_needs)
     solved = time.perf_counter()
     run = MatchingRun(
         scope_code=data.scope, categories=categories, dry_run=data.dry_run,

@@ -319,3 +319,23 @@ async def test_a_donor_record_raises_its_predicted_success(
     assert {p["need_id"] for p in result["pairs"]} == {first["id"], second["id"]}
     assert probability[theirs["id"]] == pytest.approx(0.685)
     assert probability[mine["id"]] == pytest.approx((1 + 10 * 0.685) / 11)
+
+
+async def test_a_large_run_is_solved_in_the_worker_process_with_the_same_pairs(
+    app: FastAPI, client: AsyncClient, county: Headers
+) -> None:
+    for village in (VILLAGE_A, VILLAGE_B, VILLAGE_A):
+        await need_in(client, county, village)
+    donor = await donor_headers(client)
+    await offer(client, donor, capacity=2)
+    await offer(client, donor, region_preference=VILLAGE_B)
+    in_thread = await run(client, county, dry_run=True)
+    settings = app.state.settings
+    limit, settings.matching_inline_max_needs = settings.matching_inline_max_needs, 0
+    try:  # every run goes to the worker process
+        in_process = await run(client, county, dry_run=True)
+    finally:
+        settings.matching_inline_max_needs = limit
+    assert in_process["pairs"] == in_thread["pairs"]
+    assert len(in_process["pairs"]) == 3
+    assert in_process["objective"] == in_thread["objective"]
