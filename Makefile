@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint format openapi migrate regions clean bench
+.PHONY: install run test lint format openapi migrate regions clean bench simulate
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,3 +46,6 @@ bench: install  ## Benchmarks (not tests): results printed and written to benchm
 	$(BIN)/python -m benchmarks.browse --needs $${BENCH_NEEDS:-100000}
 	$(BIN)/python -m benchmarks.matching
 	$(BIN)/python -m benchmarks.matching_service
+
+simulate: install  ## A year of Dongkou county under both policies, same seed (about an hour)
+	$(BIN)/python -m benchmarks.simulation --profile $${SIM_PROFILE:-dongkou} --seed $${SIM_SEED:-1} --jobs 2

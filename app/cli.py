@@ -206,6 +206,52 @@ def create_admin(
 
 
 @cli.command()
+def simulate(
+    profile: Annotated[str, typer.Option(help="dongkou (the full county) or small")] = "dongkou",
+    months: Annotated[int, typer.Option(min=1, max=36, help="Months of new needs")] = 12,
+    seed: Annotated[int, typer.Option(help="Seed of every random draw")] = 1,
+    policy: Annotated[
+        str, typer.Option(help="claims (first come only) or claims+matching (monthly runs)")
+    ] = "claims+matching",
+    start: Annotated[str, typer.Option(help="First simulated day (YYYY-MM-DD)")] = "2026-01-01",
+    output: Annotated[Path | None, typer.Option(help="Write the summary here (JSON)")] = None,
+) -> None:
+    """Simulate a county's year through the service layer on an empty database."""
+    import datetime as dt
+
+    from app import simulation
+
+    if profile not in simulation.PROFILES:
+        typer.echo(f"aixin: no profile {profile!r}; one of {sorted(simulation.PROFILES)}", err=True)
+        raise typer.Exit(2)
+    if policy not in simulation.POLICIES:
+        typer.echo(f"aixin: no policy {policy!r}; one of {list(simulation.POLICIES)}", err=True)
+        raise typer.Exit(2)
+    try:
+        first = dt.date.fromisoformat(start)
+    except ValueError as exc:
+        typer.echo(f"aixin: --start is not a date: {start!r}", err=True)
+        raise typer.Exit(2) from exc
+
+    async def job(settings: Settings) -> dict[str, Any]:
+        return await simulation.simulate(
+            settings, simulation.PROFILES[profile], policy=policy, seed=seed, months=months,
+            start=first,
+        )  # fmt: skip
+
+    try:
+        summary = _run(job)
+    except simulation.NotEmpty as exc:
+        typer.echo(f"aixin: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(simulation.report(summary))
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+        typer.echo(f"wrote {output}")
+
+
+@cli.command()
 def openapi(
     output: Annotated[Path, typer.Option(help="Where to write the document")] = Path(
         "openapi/openapi.json"

@@ -29,6 +29,7 @@ from app.needs.router import router as needs_router
 from app.offers.router import router as offers_router
 from app.pairings.router import router as pairings_router
 from app.regions.router import router as regions_router
+from app.stats.router import router as stats_router
 
 API_PREFIX = "/api/v1"
 DESCRIPTION = """
@@ -54,6 +55,7 @@ def api_router() -> APIRouter:
         pairings_router,
         proposals_router,
         runs_router,
+        stats_router,
     )
     for router in routers:
         api.include_router(router)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 from fastapi import FastAPI
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 
 from app.accounts import service as accounts_service
 from app.accounts.models import User
 from app.accounts.schemas import AdminCreate
+from app.core.errors import PROBLEM_MEDIA_TYPE
 
 PASSWORD = "correct horse battery"
 _serial = itertools.count(1)
@@ -133,3 +135,12 @@ async def post_need(
     assert response.status_code == 201, response.text
     created: dict[str, object] = response.json()
     return created
+
+
+def assert_problem(response: Response, status: int, code: str) -> dict[str, Any]:
+    """The problem-details body of an error response, checked for its status and code."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    body: dict[str, Any] = response.json()
+    assert (body["status"], body["code"]) == (status, code)
+    return body

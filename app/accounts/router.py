@@ -8,8 +8,17 @@ from fastapi import APIRouter, Depends, Path, Query, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.accounts import service
-from app.accounts.deps import Admin, AdminScope, CurrentUser, PasswordsDep, TokensDep
-from app.accounts.schemas import AdminCreate, AdminList, AdminRead, Me, Refresh, Register, TokenPair
+from app.accounts.deps import Admin, AdminScope, CurrentUser, Donor, PasswordsDep, TokensDep
+from app.accounts.schemas import (
+    AdminCreate,
+    AdminList,
+    AdminRead,
+    Me,
+    MeUpdate,
+    Refresh,
+    Register,
+    TokenPair,
+)
 from app.core.db import SessionDep
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
@@ -46,6 +55,12 @@ async def refresh(session: SessionDep, tokens: TokensDep, body: Refresh) -> Toke
 async def read_me(user: CurrentUser) -> Me:
     """The signed-in account."""
     return Me.model_validate(user)
+
+
+@me_router.patch("/me", response_model=Me)
+async def update_me(session: SessionDep, donor: Donor, body: MeUpdate) -> Me:
+    """Change the signed-in donor's settings (the roll of honour, 爱心榜); admins get 403."""
+    return Me.model_validate(await service.update_donor(session, donor, body))
 
 
 @admins_router.post("", response_model=AdminRead, status_code=status.HTTP_201_CREATED)

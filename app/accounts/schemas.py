@@ -5,7 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 
 def _lower(value: object) -> object:
@@ -86,7 +95,28 @@ class Me(BaseModel):
     scope: str | None = Field(
         validation_alias="scope_code", description="The admin's region-code prefix; null for donors"
     )
+    honour_roll: bool | None = Field(
+        default=None,
+        description="A donor's consent to be listed on the roll of honour (爱心榜); "
+        "null for admins",
+    )
     created_at: dt.datetime
+
+    @field_validator("honour_roll")
+    @classmethod
+    def _donors_only(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        return value if info.data.get("role") == "donor" else None
+
+
+class MeUpdate(BaseModel):
+    """The settings a donor changes on their own account."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    honour_roll: StrictBool = Field(
+        description="true: list me on the roll of honour (爱心榜) with my display name and my "
+        "confirmed pairings; false: never list me"
+    )
 
 
 class AdminCreate(BaseModel):

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import RefreshToken, User
-from app.accounts.schemas import AdminCreate, Register, TokenPair
+from app.accounts.schemas import AdminCreate, MeUpdate, Register, TokenPair
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from app.core.scope import Scope
@@ -49,6 +49,13 @@ async def register_donor(session: AsyncSession, passwords: Passwords, data: Regi
         donor_kind=data.kind,
     )
     return await _insert_user(session, user)
+
+
+async def update_donor(session: AsyncSession, donor: User, data: MeUpdate) -> User:
+    """Change a donor's own settings: for now, the roll-of-honour consent."""
+    donor.honour_roll = data.honour_roll
+    await session.flush()
+    return donor
 
 
 async def authenticate(

@@ -7,8 +7,10 @@ request leaves nothing half-written.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -70,8 +72,25 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+_clock: ContextVar[dt.datetime | None] = ContextVar("aixin_clock", default=None)
+
+
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    """The current time in UTC: the wall clock, or the simulated clock inside `clock_at`."""
+    simulated = _clock.get()
+    return simulated if simulated is not None else dt.datetime.now(dt.UTC)
+
+
+@contextlib.contextmanager
+def clock_at(moment: dt.datetime) -> Iterator[None]:
+    """Make `utcnow` return ``moment`` in this context (the simulation's clock)."""
+    if moment.tzinfo is None:
+        raise ValueError("the simulated clock needs an aware datetime")
+    token = _clock.set(moment.astimezone(dt.UTC))
+    try:
+        yield
+    finally:
+        _clock.reset(token)
 
 
 class Base(DeclarativeBase):

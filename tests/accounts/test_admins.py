@@ -11,16 +11,16 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from httpx import AsyncClient, Response
+from httpx import AsyncClient
 from sqlalchemy import func, select
 
 from app.accounts.models import User
-from app.core.errors import PROBLEM_MEDIA_TYPE
 from tests.factories import (
     DONGKOU_VILLAGE,
     OTHER_VILLAGE,
     PASSWORD,
     admin_headers,
+    assert_problem,
     donor_headers,
     make_admin,
     register_donor,
@@ -44,12 +44,6 @@ def new_admin(role: str, scope: str, **overrides: object) -> dict[str, object]:
         "scope": scope,
         **overrides,
     }
-
-
-def assert_problem(response: Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
-    assert response.json()["code"] == code
 
 
 async def admin_count(app: FastAPI) -> int:

@@ -18,7 +18,7 @@ from httpx import AsyncClient, Response
 
 from app.core.db import utcnow
 from app.core.errors import PROBLEM_MEDIA_TYPE
-from tests.factories import PASSWORD, register_donor, sign_in, unique
+from tests.factories import PASSWORD, assert_problem, register_donor, sign_in, unique
 
 REGISTER = "/api/v1/auth/register"
 TOKEN = "/api/v1/auth/token"
@@ -42,14 +42,6 @@ def claims_of(token: str) -> dict[str, Any]:
     """The payload of a JWT, read without checking its signature."""
     payload: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
     return payload
-
-
-def assert_problem(response: Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
-    body: dict[str, Any] = response.json()
-    assert (body["status"], body["code"]) == (status, code)
-    return body
 
 
 def assert_unauthorized(response: Response, code: str) -> None:

@@ -10,18 +10,17 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from httpx import ASGITransport, AsyncClient, Response
+from httpx import ASGITransport, AsyncClient
 from sqlalchemy import delete, func, select, update
 
 from app.accounts import service as accounts_service
 from app.accounts.models import User
 from app.core import idempotency
 from app.core.db import utcnow
-from app.core.errors import PROBLEM_MEDIA_TYPE
 from app.core.idempotency_models import IdempotencyKey
 from app.main import create_app
 from tests.conftest import settings_for
-from tests.factories import PASSWORD, admin_headers, register_donor, unique
+from tests.factories import PASSWORD, admin_headers, assert_problem, register_donor, unique
 
 REGISTER = "/api/v1/auth/register"
 ADMINS = "/api/v1/admins"
@@ -58,12 +57,6 @@ async def count_users(app: FastAPI, **where: object) -> int:
 async def stored_keys(app: FastAPI) -> list[IdempotencyKey]:
     async with app.state.database.sessionmaker() as session:
         return list(await session.scalars(select(IdempotencyKey).order_by(IdempotencyKey.id)))
-
-
-def assert_problem(response: Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
-    assert response.json()["code"] == code
 
 
 async def test_a_retry_replays_the_first_response_and_writes_once(

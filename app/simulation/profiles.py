@@ -1,0 +1,132 @@
+"""Simulation profiles: the size and make-up of a simulated county, and its hidden truth.
+
+The ``dongkou`` profile is Dongkou county (430525) at the scale its reports give: 24 townships
+and 364 villages (the real division codes), about 31,800 registered poor households and 53,300
+needs a year (36,459 of 53,299 needs were met, 68.5%). The reports name four kinds of donor
+(爱心人士 individuals, 爱心企业 enterprises, 社会组织 social organisations, 志愿服务队 volunteer
+teams) without a published split; the mix below is this project's assumption, stated here so it
+can be changed in one place. Volunteer teams register as ``organization`` donors.
+
+The ground truth (`Truth`) decides what happens: whether a donor who holds a need delivers it,
+whether a proposal is accepted, how long each step takes. The service never sees it; it only
+sees the outcomes, as it would in a county.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+CATEGORY_SHARE = {
+    "goods": 0.34,
+    "schooling": 0.16,
+    "health": 0.14,
+    "employment": 0.12,
+    "service": 0.14,
+    "skills": 0.10,
+}
+# Typical value of a need of each category (fen); drawn log-normally around it, within the cap.
+CATEGORY_VALUE = {
+    "goods": 30_000,
+    "schooling": 150_000,
+    "health": 200_000,
+    "employment": 50_000,
+    "service": 20_000,
+    "skills": 40_000,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DonorKind:
+    """One kind of donor: how many, and how they give."""
+
+    name: str  # the account kind the service records
+    count: int
+    # Needs one donor takes on in a year (individuals claim them; the others give units).
+    yearly_units: tuple[int, int]
+    # Region the donor gives to: "township" (its own), "county" or "anywhere".
+    reach: tuple[str, ...]
+    # Whether the donor gives through the pool (offers) when the pool is matched.
+    pools: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Truth:
+    """The hidden ground-truth model of outcomes (log-odds of a confirmed delivery)."""
+
+    category_logit: dict[str, float] = field(
+        default_factory=lambda: {
+            "goods": 1.6,
+            "schooling": 1.3,
+            "health": 0.7,
+            "employment": 0.3,
+            "service": 1.0,
+            "skills": 0.5,
+        }
+    )
+    # By distance between the donor's home and the need's village: same township, same
+    # county, farther.
+    distance_logit: tuple[float, float, float] = (0.6, 0.0, -0.7)
+    donor_spread: float = 0.9  # standard deviation of a donor's reliability (log-odds)
+    waiting_logit_per_week: float = -0.05
+    # Probability a proposal is accepted, by distance (the pool's donors have already
+    # committed their gift); a proposal not accepted is declined or, as often, left unanswered
+    # until it lapses.
+    accept: tuple[float, float, float] = (0.95, 0.92, 0.88)
+
+    def success(self, category: str, distance: int, reliability: float, weeks: float) -> float:
+        logit = (
+            self.category_logit[category]
+            + self.distance_logit[distance]
+            + reliability
+            + self.waiting_logit_per_week * weeks
+        )
+        return 1.0 / (1.0 + math.exp(-logit))
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str
+    county: str
+    townships: int | None  # the first N townships of the county; None for all
+    households: int
+    needs_per_year: int
+    kinds: tuple[DonorKind, ...]
+    # Share of an individual's claims made in its own township (the rest anywhere in the county).
+    home_share: float = 0.6
+    # Villages far from the roads: browsed less by individual donors.
+    remote_share: float = 0.25
+    remote_browse_weight: float = 0.3
+    truth: Truth = field(default_factory=Truth)
+    settle_days: int = 60  # after the last month, no new needs: open ones run their course
+
+
+DONGKOU = Profile(
+    name="dongkou",
+    county="430525",
+    townships=None,
+    households=31_800,
+    needs_per_year=53_300,
+    kinds=(
+        DonorKind("individual", 12_000, (1, 5), ("township", "county"), pools=False),
+        DonorKind("enterprise", 320, (10, 60), ("county", "anywhere"), pools=True),
+        DonorKind("organization", 160, (10, 50), ("county",), pools=True),
+        DonorKind("organization", 200, (5, 30), ("township",), pools=True),  # volunteer teams
+    ),
+)
+
+SMALL = Profile(
+    name="small",
+    county="430525",
+    townships=2,
+    households=400,
+    needs_per_year=900,
+    kinds=(
+        DonorKind("individual", 200, (1, 5), ("township", "county"), pools=False),
+        DonorKind("enterprise", 6, (10, 30), ("county", "anywhere"), pools=True),
+        DonorKind("organization", 4, (5, 20), ("county",), pools=True),
+        DonorKind("organization", 4, (5, 15), ("township",), pools=True),
+    ),
+)
+
+PROFILES = {profile.name: profile for profile in (DONGKOU, SMALL)}

@@ -1,0 +1,149 @@
+"""The figures of a simulated year, read back from the database the service wrote.
+
+对接成功率 is fulfilled needs over published needs (the cohort of needs published in the
+simulated months). Totals, per-village counts and the calibration are aggregated in SQL; the
+months (in China Standard Time) and the waits are read from the cohort's timestamps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from typing import Any
+
+from sqlalchemy import Float, Integer, and_, case, cast, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.needs.models import Need
+from app.pairings.models import Pairing
+from app.pairings.prediction import FAILURE, SUCCESS
+
+CST = dt.timezone(dt.timedelta(hours=8))
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def gini(values: list[float]) -> float:
+    """Gini coefficient of non-negative values (0: all equal)."""
+    if not values or sum(values) == 0:
+        return 0.0
+    ordered = sorted(values)
+    n = len(ordered)
+    weighted = sum((index + 1) * value for index, value in enumerate(ordered))
+    return (2 * weighted) / (n * sum(ordered)) - (n + 1) / n
+
+
+async def summarise(
+    session: AsyncSession, county: str, start: dt.datetime, end: dt.datetime
+) -> dict[str, Any]:
+    cohort = and_(Need.county_code == county, Need.published_at >= start, Need.published_at < end)
+    fulfilled = case((Need.status == "fulfilled", 1), else_=0)
+    matched = exists().where(Pairing.need_id == Need.id, Pairing.active_at.is_not(None))
+    published, done, never = (
+        await session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(fulfilled), 0),
+                func.coalesce(func.sum(case((~matched, 1), else_=0)), 0),
+            ).where(cohort)
+        )
+    ).one()
+
+    months: dict[str, list[int]] = {}
+    rows = await session.execute(select(Need.published_at, Need.status).where(cohort))
+    for published_at, status in rows:
+        assert published_at is not None  # the cohort is published
+        key = published_at.astimezone(CST).strftime("%Y-%m")
+        entry = months.setdefault(key, [0, 0])
+        entry[0] += 1
+        entry[1] += status == "fulfilled"
+    wait_rows = await session.execute(
+        select(Need.published_at, Need.fulfilled_at).where(cohort, Need.status == "fulfilled")
+    )
+    waits = [(b - a).total_seconds() / 86400 for a, b in wait_rows if a and b]
+
+    village_rows = (
+        await session.execute(
+            select(Need.village_code, func.count(), func.sum(fulfilled))
+            .where(cohort)
+            .group_by(Need.village_code)
+        )
+    ).all()
+    village_rates = [int(f) / int(n) for _, n, f in village_rows if n]
+    mean = statistics.fmean(village_rates) if village_rates else 0.0
+    spread = statistics.pstdev(village_rates) if len(village_rates) > 1 else 0.0
+
+    by_source = dict(
+        (
+            await session.execute(
+                select(Pairing.source, func.count())
+                .join(Need, Need.id == Pairing.need_id)
+                .where(cohort, Pairing.status == "confirmed")
+                .group_by(Pairing.source)
+            )
+        ).all()
+    )
+    return {
+        "published": int(published),
+        "fulfilled": int(done),
+        "success_rate": _rate(int(done), int(published)),
+        "never_served": int(never),
+        "never_served_share": _rate(int(never), int(published)),
+        "median_days_to_fulfil": round(statistics.median(waits), 2) if waits else None,
+        "fulfilled_by_source": {k: int(v) for k, v in sorted(by_source.items())},
+        "villages": len(village_rates),
+        "village_rate_cv": round(spread / mean, 4) if mean else None,
+        "village_rate_gini": round(gini(village_rates), 4),
+        "months": [
+            {"month": key, "published": n, "fulfilled": f, "success_rate": _rate(f, n)}
+            for key, (n, f) in sorted(months.items())
+        ],
+        "calibration": await calibration(session, county),
+    }
+
+
+async def calibration(session: AsyncSession, county: str) -> dict[str, Any]:
+    """Predicted success of the ended pairings against their outcomes."""
+    outcome = case((Pairing.status.in_(SUCCESS), 1.0), else_=0.0)
+    ended = and_(Pairing.county_code == county, Pairing.status.in_(SUCCESS + FAILURE))
+    error = Pairing.predicted_success - outcome
+    count, brier, observed, predicted = (
+        await session.execute(
+            select(
+                func.count(),
+                func.avg(error * error),
+                func.avg(outcome),
+                func.avg(cast(Pairing.predicted_success, Float)),
+            ).where(ended)
+        )
+    ).one()
+    if not count:
+        return {"pairings": 0}
+    bin_of = cast(Pairing.predicted_success * 10, Integer)  # truncation: floor for p >= 0
+    bins = (
+        await session.execute(
+            select(bin_of, func.count(), func.avg(Pairing.predicted_success), func.avg(outcome))
+            .where(ended)
+            .group_by(bin_of)
+            .order_by(bin_of)
+        )
+    ).all()
+    rate = float(observed)
+    return {
+        "pairings": int(count),
+        "brier": round(float(brier), 5),
+        "constant_brier": round(rate * (1 - rate), 5),
+        "observed_rate": round(rate, 4),
+        "mean_predicted": round(float(predicted), 4),
+        "bins": [
+            {
+                "bin": min(int(b), 9),
+                "count": int(n),
+                "mean_predicted": round(float(p), 4),
+                "observed_rate": round(float(o), 4),
+            }
+            for b, n, p, o in bins
+        ],
+    }

@@ -1,0 +1,95 @@
+"""Statistics: success rates by cohort, township rankings, calibration (admins); 爱心榜 (anyone)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.accounts.deps import Admin, CurrentUser
+from app.core.db import SessionDep
+from app.stats import service
+from app.stats.periods import Period
+from app.stats.schemas import Calibration, GroupBy, HonourRoll, Ranking, SuccessReport
+
+router = APIRouter(prefix="/stats", tags=["stats"])
+
+REGION_CODE = r"^([0-9]{2}|[0-9]{4}|[0-9]{6}|[0-9]{9}|[0-9]{12})?$"
+ScopeParam = Annotated[
+    str | None,
+    Query(
+        pattern=REGION_CODE,
+        description="A region code inside your scope (2, 4, 6, 9 or 12 digits; empty for "
+        "everywhere); your own scope when omitted",
+        examples=["430525"],
+    ),
+]
+From = Annotated[
+    dt.date | None,
+    Query(alias="from", description="First day, inclusive, a CST calendar date (YYYY-MM-DD)"),
+]
+To = Annotated[
+    dt.date | None,
+    Query(alias="to", description="Day after the last, exclusive, a CST calendar date"),
+]
+
+
+@router.get("/success", response_model=SuccessReport)
+async def read_success(
+    session: SessionDep,
+    admin: Admin,
+    scope: ScopeParam = None,
+    group_by: Annotated[GroupBy, Query(description="What each group is")] = "township",
+    period: Annotated[Period, Query(description="Calendar months or quarters in CST")] = "month",
+    date_from: From = None,
+    date_to: To = None,
+) -> SuccessReport:
+    """对接成功率 and the other realised figures by publish cohort: every group × period.
+
+    The range defaults to the twelve months up to the end of the current period; it spans at
+    most five years.
+    """
+    return await service.success(
+        session, admin, scope=scope, group_by=group_by, period=period,
+        lower=date_from, upper=date_to,
+    )  # fmt: skip
+
+
+@router.get("/rankings", response_model=Ranking)
+async def read_rankings(
+    session: SessionDep,
+    admin: Admin,
+    scope: Annotated[str, Query(pattern=r"^[0-9]{6}$", description="A county's code")],
+    quarter: Annotated[
+        str, Query(pattern=r"^[0-9]{4}Q[1-4]$", description="A CST quarter", examples=["2026Q3"])
+    ],
+) -> Ranking:
+    """一季度一排名: a county's townships by the quarter's 对接成功率, with each month's figures."""
+    return await service.rankings(session, admin, scope, quarter)
+
+
+@router.get("/calibration", response_model=Calibration)
+async def read_calibration(
+    session: SessionDep,
+    admin: Admin,
+    scope: ScopeParam = None,
+    date_from: From = None,
+    date_to: To = None,
+) -> Calibration:
+    """The predicted success of ended pairings against their outcomes: Brier score and bins."""
+    return await service.calibration(session, admin, scope=scope, lower=date_from, upper=date_to)
+
+
+@router.get("/donors", response_model=HonourRoll)
+async def read_honour_roll(
+    session: SessionDep,
+    user: CurrentUser,
+    scope: Annotated[
+        str,
+        Query(pattern=REGION_CODE, description="A region code; empty for everywhere"),
+    ] = "",
+    limit: Annotated[int, Query(ge=1, le=100, description="Donors listed (1-100)")] = 20,
+) -> HonourRoll:
+    """爱心榜: the donors who opted in, by confirmed pairings in the scope; any signed-in user."""
+    return await service.honour_roll(session, scope, limit)

@@ -1,0 +1,138 @@
+"""A simulated year of a county under both policies, on fresh databases: the mission's comparison.
+
+``python -m benchmarks.simulation [--profile dongkou] [--seed 1] [--engines sqlite,postgresql]
+[--runs 1] [--jobs 1]``. Each run is ``aixin simulate`` in its own process on a database built
+for it (migrations, bundled regions), so its wall time and peak memory are its own. The table
+gives, per policy, 对接成功率, needs never served, the median days from publishing to receipt,
+the spread of village rates (coefficient of variation and Gini) and the calibration of the
+learned model (Brier score against a constant prediction at the observed rate); then the wall
+time and peak memory of each engine and policy (median of the runs). ``--jobs 2`` runs two
+simulations at once (faster, but each then shares the machine). Results go to
+benchmarks/results/simulation.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from app.core import migrations
+from app.core.db import make_engine
+from app.regions import loader
+from app.simulation import POLICIES
+from benchmarks.browse import RESULTS, create_database, drop_database, settings_for
+
+AIXIN = Path(sys.executable).parent / "aixin"
+
+
+async def prepare(engine_name: str, folder: Path) -> tuple[str, str | None]:
+    url, pg_name = await create_database(engine_name, folder)
+    engine = make_engine(settings_for(url, folder))
+    try:
+        await migrations.upgrade(engine)
+        async with engine.begin() as connection:
+            await loader.upsert_regions(connection, loader.bundled_rows())
+    finally:
+        await engine.dispose()
+    return url, pg_name
+
+
+def one(engine_name: str, policy: str, index: int, args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as workdir:
+        folder = Path(workdir)
+        url, pg_name = asyncio.run(prepare(engine_name, folder))
+        output = folder / "summary.json"
+        env = {  # development secrets are generated in the run's own folder
+            **os.environ,
+            "AIXIN_DATABASE_URL": url,
+            "AIXIN_DATA_DIR": str(folder),
+            "AIXIN_LOG_LEVEL": "WARNING",
+        }
+        command = [
+            str(AIXIN), "simulate", "--profile", args.profile, "--months", str(args.months),
+            "--seed", str(args.seed), "--policy", policy, "--output", str(output),
+        ]  # fmt: skip
+        started = time.perf_counter()
+        try:
+            done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        finally:
+            if pg_name:
+                asyncio.run(drop_database(pg_name))
+        wall = time.perf_counter() - started
+        if done.returncode != 0:
+            raise RuntimeError(f"{engine_name} {policy} failed:\n{done.stderr}")
+        summary: dict[str, Any] = json.loads(output.read_text())
+        summary["wall_seconds"] = round(wall, 1)
+        print(f"  {engine_name} {policy} run {index + 1}: {wall:.0f} s", file=sys.stderr)
+        return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="dongkou")
+    parser.add_argument("--months", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--engines", default="sqlite")
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--jobs", type=int, default=1)
+    args = parser.parse_args()
+    jobs = [
+        (engine_name, policy, index)
+        for engine_name in args.engines.split(",")
+        for policy in POLICIES
+        for index in range(args.runs)
+    ]
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        results = list(pool.map(lambda job: one(job[0], job[1], job[2], args), jobs))
+    report: dict[str, Any] = {"profile": args.profile, "seed": args.seed, "runs": []}
+    for (engine_name, _, _), summary in zip(jobs, results, strict=True):
+        report["runs"].append({"engine_name": engine_name, **summary})
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "simulation.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    print_report(report, args)
+
+
+def print_report(report: dict[str, Any], args: argparse.Namespace) -> None:
+    runs = report["runs"]
+    first = {policy: next(r for r in runs if r["policy"] == policy) for policy in POLICIES}
+    print(f"\n{args.profile}, {args.months} months, seed {args.seed}")
+    print(f"  {'':28}" + "".join(f"{policy:>18}" for policy in POLICIES))
+    rows = [
+        ("needs published", "published"),
+        ("needs fulfilled", "fulfilled"),
+        ("对接成功率", "success_rate"),
+        ("never served (share)", "never_served_share"),
+        ("median days to fulfil", "median_days_to_fulfil"),
+        ("village rate CV", "village_rate_cv"),
+        ("village rate Gini", "village_rate_gini"),
+    ]
+    for label, key in rows:
+        print(f"  {label:28}" + "".join(f"{first[p][key]!s:>18}" for p in POLICIES))
+    for label, key in (
+        ("Brier (learned model)", "brier"),
+        ("Brier (constant rate)", "constant_brier"),
+    ):
+        print(
+            f"  {label:28}" + "".join(f"{first[p]['calibration'].get(key)!s:>18}" for p in POLICIES)
+        )
+    print("\n  engine       policy              wall s (median)  peak MiB (median)  runs")
+    for engine_name in sorted({r["engine_name"] for r in runs}):
+        for policy in POLICIES:
+            mine = [r for r in runs if r["engine_name"] == engine_name and r["policy"] == policy]
+            wall = statistics.median(r["wall_seconds"] for r in mine)
+            memory = statistics.median(r["peak_rss_mib"] for r in mine)
+            print(f"  {engine_name:12} {policy:18} {wall:>16.0f} {memory:>18.0f} {len(mine):>5}")
+
+
+if __name__ == "__main__":
+    main()
