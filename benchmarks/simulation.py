@@ -47,34 +47,30 @@ async def prepare(engine_name: str, folder: Path) -> tuple[str, str | None]:
     return url, pg_name
 
 
-def one(engine_name: str, policy: str, index: int, args: argparse.Namespace) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as workdir:
-        folder = Path(workdir)
-        url, pg_name = asyncio.run(prepare(engine_name, folder))
-        output = folder / "summary.json"
-        env = {  # development secrets are generated in the run's own folder
-            **os.environ,
-            "AIXIN_DATABASE_URL": url,
-            "AIXIN_DATA_DIR": str(folder),
-            "AIXIN_LOG_LEVEL": "WARNING",
-        }
-        command = [
-            str(AIXIN), "simulate", "--profile", args.profile, "--months", str(args.months),
-            "--seed", str(args.seed), "--policy", policy, "--output", str(output),
-        ]  # fmt: skip
-        started = time.perf_counter()
-        try:
-            done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-        finally:
-            if pg_name:
-                asyncio.run(drop_database(pg_name))
-        wall = time.perf_counter() - started
-        if done.returncode != 0:
-            raise RuntimeError(f"{engine_name} {policy} failed:\n{done.stderr}")
-        summary: dict[str, Any] = json.loads(output.read_text())
-        summary["wall_seconds"] = round(wall, 1)
-        print(f"  {engine_name} {policy} run {index + 1}: {wall:.0f} s", file=sys.stderr)
-        return summary
+def one(
+    engine_name: str, policy: str, index: int, url: str, folder: Path, args: argparse.Namespace
+) -> dict[str, Any]:
+    """One simulation in its own process, on the database prepared for it."""
+    output = folder / "summary.json"
+    env = {  # development secrets are generated in the run's own folder
+        **os.environ,
+        "AIXIN_DATABASE_URL": url,
+        "AIXIN_DATA_DIR": str(folder),
+        "AIXIN_LOG_LEVEL": "WARNING",
+    }
+    command = [
+        str(AIXIN), "simulate", "--profile", args.profile, "--months", str(args.months),
+        "--seed", str(args.seed), "--policy", policy, "--output", str(output),
+    ]  # fmt: skip
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{engine_name} {policy} failed:\n{done.stderr}")
+    summary: dict[str, Any] = json.loads(output.read_text())
+    summary["wall_seconds"] = round(wall, 1)
+    print(f"  {engine_name} {policy} run {index + 1}: {wall:.0f} s", file=sys.stderr)
+    return summary
 
 
 def main() -> None:
@@ -92,8 +88,28 @@ def main() -> None:
         for policy in POLICIES
         for index in range(args.runs)
     ]
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        results = list(pool.map(lambda job: one(job[0], job[1], job[2], args), jobs))
+    with tempfile.TemporaryDirectory() as workdir:
+        # Databases are made here, one after another (asyncio in one thread); the simulations,
+        # each its own process, then run `--jobs` at a time.
+        prepared = []
+        for number, _ in enumerate(jobs):
+            folder = Path(workdir) / str(number)
+            folder.mkdir()
+            prepared.append((folder, *asyncio.run(prepare(jobs[number][0], folder))))
+        try:
+            with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+                results = list(
+                    pool.map(
+                        lambda pair: one(
+                            pair[0][0], pair[0][1], pair[0][2], pair[1][1], pair[1][0], args
+                        ),
+                        zip(jobs, prepared, strict=True),
+                    )
+                )
+        finally:
+            for _, _, pg_name in prepared:
+                if pg_name:
+                    asyncio.run(drop_database(pg_name))
     report: dict[str, Any] = {"profile": args.profile, "seed": args.seed, "runs": []}
     for (engine_name, _, _), summary in zip(jobs, results, strict=True):
         report["runs"].append({"engine_name": engine_name, **summary})
