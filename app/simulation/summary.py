@@ -11,12 +11,12 @@ import datetime as dt
 import statistics
 from typing import Any
 
-from sqlalchemy import Float, Integer, and_, case, cast, exists, func, select
+from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.needs.models import Need
 from app.pairings.models import Pairing
-from app.pairings.prediction import FAILURE, SUCCESS
+from app.stats import service as stats_service
 
 CST = dt.timezone(dt.timedelta(hours=8))
 
@@ -105,45 +105,29 @@ async def summarise(
 
 
 async def calibration(session: AsyncSession, county: str) -> dict[str, Any]:
-    """Predicted success of the ended pairings against their outcomes."""
-    outcome = case((Pairing.status.in_(SUCCESS), 1.0), else_=0.0)
-    ended = and_(Pairing.county_code == county, Pairing.status.in_(SUCCESS + FAILURE))
-    error = Pairing.predicted_success - outcome
-    count, brier, observed, predicted = (
-        await session.execute(
-            select(
-                func.count(),
-                func.avg(error * error),
-                func.avg(outcome),
-                func.avg(cast(Pairing.predicted_success, Float)),
-            ).where(ended)
-        )
-    ).one()
-    if not count:
+    """Predicted success of the county's ended pairings against their outcomes (the same
+    figures as GET /stats/calibration)."""
+    result = await stats_service.calibration_of(session, county)
+    if not result.count:
         return {"pairings": 0}
-    bin_of = cast(Pairing.predicted_success * 10, Integer)  # truncation: floor for p >= 0
-    bins = (
-        await session.execute(
-            select(bin_of, func.count(), func.avg(Pairing.predicted_success), func.avg(outcome))
-            .where(ended)
-            .group_by(bin_of)
-            .order_by(bin_of)
-        )
-    ).all()
-    rate = float(observed)
     return {
-        "pairings": int(count),
-        "brier": round(float(brier), 5),
-        "constant_brier": round(rate * (1 - rate), 5),
-        "observed_rate": round(rate, 4),
-        "mean_predicted": round(float(predicted), 4),
+        "pairings": result.count,
+        "brier": _round(result.brier, 5),
+        "constant_brier": _round(result.reference_brier, 5),
+        "observed_rate": _round(result.observed_rate, 4),
+        "mean_predicted": _round(result.mean_predicted, 4),
         "bins": [
             {
-                "bin": min(int(b), 9),
-                "count": int(n),
-                "mean_predicted": round(float(p), 4),
-                "observed_rate": round(float(o), 4),
+                "lower": b.lower,
+                "count": b.count,
+                "mean_predicted": _round(b.mean_predicted, 4),
+                "observed_rate": _round(b.observed_rate, 4),
             }
-            for b, n, p, o in bins
+            for b in result.bins
+            if b.count
         ],
     }
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)

@@ -567,6 +567,13 @@ async def calibration(
     _check_dates(lower, upper)
     if lower is not None and upper is not None and lower >= upper:
         raise Unprocessable(f"from ({lower}) must come before to ({upper})", code="invalid_range")
+    return await calibration_of(session, code, lower, upper)
+
+
+async def calibration_of(
+    session: AsyncSession, code: str, lower: dt.date | None = None, upper: dt.date | None = None
+) -> Calibration:
+    """The calibration of the pairings of region ``code`` (no access check: callers do it)."""
     outcomes = _outcomes(code, lower, upper)
     error = outcomes.c.predicted - outcomes.c.outcome
     totals = (
