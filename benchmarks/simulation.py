@@ -1,14 +1,14 @@
 """A simulated year of a county under both policies, on fresh databases: the mission's comparison.
 
 ``python -m benchmarks.simulation [--profile dongkou] [--seed 1] [--engines sqlite,postgresql]
-[--runs 1] [--jobs 1]``. Each run is ``aixin simulate`` in its own process on a database built
-for it (migrations, bundled regions), so its wall time and peak memory are its own. The table
-gives, per policy, 对接成功率, needs never served, the median days from publishing to receipt,
-the spread of village rates (coefficient of variation and Gini) and the calibration of the
-learned model (Brier score against a constant prediction at the observed rate); then the wall
-time and peak memory of each engine and policy (median of the runs). ``--jobs 2`` runs two
-simulations at once (faster, but each then shares the machine). Results go to
-benchmarks/results/simulation.json.
+[--runs 1] [--jobs 1] [--policies claims,claims+matching]``. Each run is ``aixin simulate`` in
+its own process on a database built for it (migrations, bundled regions), so its wall time and
+peak memory are its own. The table gives, per policy, 对接成功率, needs never served, the
+median days from publishing to receipt, the spread of village rates (coefficient of variation
+and Gini) and the calibration of the learned model (Brier score against a constant prediction
+at the observed rate); then the wall time and peak memory of each engine and policy (median of
+the runs). ``--jobs 2`` runs two simulations at once (faster, but each then shares the
+machine). Results go to benchmarks/results/simulation.json.
 """
 
 from __future__ import annotations
@@ -81,11 +81,17 @@ def main() -> None:
     parser.add_argument("--engines", default="sqlite")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument(
+        "--policies", default=",".join(POLICIES), help="comma-separated, of " + ", ".join(POLICIES)
+    )
     args = parser.parse_args()
+    policies = [policy for policy in POLICIES if policy in args.policies.split(",")]
+    if not policies:
+        parser.error(f"--policies: none of {args.policies!r} is one of {', '.join(POLICIES)}")
     jobs = [
         (engine_name, policy, index)
         for engine_name in args.engines.split(",")
-        for policy in POLICIES
+        for policy in policies
         for index in range(args.runs)
     ]
     with tempfile.TemporaryDirectory() as workdir:
@@ -115,14 +121,14 @@ def main() -> None:
         report["runs"].append({"engine_name": engine_name, **summary})
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "simulation.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
-    print_report(report, args)
+    print_report(report, args, policies)
 
 
-def print_report(report: dict[str, Any], args: argparse.Namespace) -> None:
+def print_report(report: dict[str, Any], args: argparse.Namespace, policies: list[str]) -> None:
     runs = report["runs"]
-    first = {policy: next(r for r in runs if r["policy"] == policy) for policy in POLICIES}
+    first = {policy: next(r for r in runs if r["policy"] == policy) for policy in policies}
     print(f"\n{args.profile}, {args.months} months, seed {args.seed}")
-    print(f"  {'':28}" + "".join(f"{policy:>18}" for policy in POLICIES))
+    print(f"  {'':28}" + "".join(f"{policy:>18}" for policy in policies))
     rows = [
         ("needs published", "published"),
         ("needs fulfilled", "fulfilled"),
@@ -133,17 +139,17 @@ def print_report(report: dict[str, Any], args: argparse.Namespace) -> None:
         ("village rate Gini", "village_rate_gini"),
     ]
     for label, key in rows:
-        print(f"  {label:28}" + "".join(f"{first[p][key]!s:>18}" for p in POLICIES))
+        print(f"  {label:28}" + "".join(f"{first[p][key]!s:>18}" for p in policies))
     for label, key in (
         ("Brier (learned model)", "brier"),
         ("Brier (constant rate)", "constant_brier"),
     ):
         print(
-            f"  {label:28}" + "".join(f"{first[p]['calibration'].get(key)!s:>18}" for p in POLICIES)
+            f"  {label:28}" + "".join(f"{first[p]['calibration'].get(key)!s:>18}" for p in policies)
         )
     print("\n  engine       policy              wall s (median)  peak MiB (median)  runs")
     for engine_name in sorted({r["engine_name"] for r in runs}):
-        for policy in POLICIES:
+        for policy in policies:
             mine = [r for r in runs if r["engine_name"] == engine_name and r["policy"] == policy]
             wall = statistics.median(r["wall_seconds"] for r in mine)
             memory = statistics.median(r["peak_rss_mib"] for r in mine)
