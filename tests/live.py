@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import httpx
@@ -44,8 +44,17 @@ def server_environment(settings: Settings) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def live_server(settings: Settings, log_path: Path, *, workers: int = 1) -> Iterator[str]:
-    """Serve the app with uvicorn on a free loopback port; yields its base URL."""
+def live_server(
+    settings: Settings,
+    log_path: Path,
+    *,
+    workers: int = 1,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[str]:
+    """Serve the app with uvicorn on a free loopback port; yields its base URL.
+
+    ``env`` adds or overrides variables of the server's environment (``AIXIN_*`` settings).
+    """
     port = free_port()
     command = [
         sys.executable,
@@ -65,7 +74,10 @@ def live_server(settings: Settings, log_path: Path, *, workers: int = 1) -> Iter
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            command, env=server_environment(settings), stdout=log, stderr=subprocess.STDOUT
+            command,
+            env=server_environment(settings) | dict(env or {}),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         base_url = f"http://127.0.0.1:{port}"
         try:

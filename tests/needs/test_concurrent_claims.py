@@ -50,7 +50,11 @@ async def test_200_concurrent_claims_on_10_needs_have_exactly_10_winners(
         if response.status_code == 409:
             assert response.headers["content-type"].startswith("application/problem+json")
             assert response.json()["code"] in {"already_claimed", "invalid_transition"}
+    await assert_claimed_once_each(app, need_ids)
 
+
+async def assert_claimed_once_each(app: FastAPI, need_ids: list[int]) -> None:
+    """Each need has exactly one claim event and one pairing holding it."""
     async with app.state.database.sessionmaker() as session:
         claim_events = await session.execute(
             select(Event.need_id, func.count())
