@@ -163,6 +163,22 @@ _HTTP_CODES = {
 # A driver that cannot open a socket raises OSError unwrapped; a pool that is exhausted raises
 # SQLAlchemy's TimeoutError; a connection that drops mid-request is an invalidated DBAPIError.
 _UNAVAILABLE = (sa_exc.TimeoutError, sa_exc.DisconnectionError, OSError)
+# A server that answers but will not serve says so by SQLSTATE, which asyncpg's errors carry
+# through SQLAlchemy as a plain DBAPIError: 08 connection exception, 53 insufficient resources
+# ("too many clients"), 57P operator intervention (shutting down, starting up, terminated).
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P")
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database cannot serve right now (503), not a bug (500)."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+        return (
+            exc.connection_invalidated
+            or isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
+            or sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+        )
+    return isinstance(exc, _UNAVAILABLE)
 
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
@@ -212,9 +228,7 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, sa_exc.DBAPIError)
-    if exc.connection_invalidated or isinstance(
-        exc, sa_exc.OperationalError | sa_exc.InterfaceError
-    ):
+    if database_unreachable(exc):
         return await _unavailable(request, exc)
     return await _unexpected(request, exc)
 

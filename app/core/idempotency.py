@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.crypto import Vault
 from app.core.db import Database, utcnow
-from app.core.errors import problem_response
+from app.core.errors import database_unreachable, problem_response
 from app.core.idempotency_models import IdempotencyKey
 from app.core.security import TokenError
 
@@ -75,7 +75,7 @@ class IdempotencyMiddleware:
         try:
             claimed = await store.claim(_principal(scope), keys[0], fingerprint)
         except Exception as exc:
-            if not _unreachable(exc):
+            if not database_unreachable(exc):
                 raise
             log.warning("database_unavailable", error=type(exc).__name__, message=str(exc)[:200])
             claimed = _unavailable()
@@ -269,15 +269,6 @@ def _unavailable() -> Response:
         "The database cannot be reached; try again shortly",
         headers={"Retry-After": "5"},
     )
-
-
-def _unreachable(exc: Exception) -> bool:
-    """Whether ``exc`` means the database cannot be reached (as app.core.errors judges it)."""
-    if isinstance(exc, sa_exc.DBAPIError):
-        return exc.connection_invalidated or isinstance(
-            exc, sa_exc.OperationalError | sa_exc.InterfaceError
-        )
-    return isinstance(exc, sa_exc.TimeoutError | sa_exc.DisconnectionError | OSError)
 
 
 # -- the request -------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ checks nothing, stays 200.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -100,3 +101,61 @@ async def test_readyz_is_503_when_migrations_are_pending(unmigrated: AsyncClient
     assert body["code"] == "migrations_pending"
     assert "aixin migrate" in body["detail"]
     assert all(head in body["detail"] for head in head_revisions())
+
+
+# -- a server that answers but will not serve: starting up, shutting down, full ----------------
+
+_SSL_REQUEST = (80877103).to_bytes(4, "big")
+
+
+async def _refuse_session(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sqlstate: str, message: str
+) -> None:
+    """Speak just enough of the PostgreSQL protocol to refuse a session as the server does."""
+    try:
+        payload = await reader.readexactly(int.from_bytes(await reader.readexactly(4)) - 4)
+        if payload[:4] == _SSL_REQUEST:
+            writer.write(b"N")  # no TLS; the client then sends its startup message
+            await reader.readexactly(int.from_bytes(await reader.readexactly(4)) - 4)
+        fields = f"SFATAL\0VFATAL\0C{sqlstate}\0M{message}\0\0".encode()
+        writer.write(b"E" + (len(fields) + 4).to_bytes(4, "big") + fields)
+        await writer.drain()
+    except asyncio.IncompleteReadError:
+        pass
+    finally:
+        writer.close()
+
+
+REFUSALS = {
+    "starting up": ("57P03", "the database system is starting up"),
+    "shutting down": ("57P03", "the database system is shutting down"),
+    "full": ("53300", "sorry, too many clients already"),
+}
+
+
+@pytest.fixture(params=sorted(REFUSALS))
+async def refusing(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncClient]:
+    """A client of an application whose database server refuses every session."""
+    sqlstate, message = REFUSALS[request.param]
+    server = await asyncio.start_server(
+        lambda r, w: _refuse_session(r, w, sqlstate, message), "127.0.0.1", 0
+    )
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        async for client in serve(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/x", tmp_path):
+            yield client
+
+
+async def test_a_read_is_503_while_the_database_refuses_sessions(refusing: AsyncClient) -> None:
+    assert_unavailable(await refusing.get("/api/v1/regions"))
+
+
+async def test_an_idempotent_post_is_503_while_the_database_refuses_sessions(
+    refusing: AsyncClient,
+) -> None:
+    body = {"username": "someone", "password": "whatever123", "display_name": "爱心人士"}
+    headers = {"Idempotency-Key": "a-phone-on-a-bad-network"}
+    response = await refusing.post(
+        "/api/v1/auth/register", json=body | {"kind": "individual"}, headers=headers
+    )
+    assert_unavailable(response)

@@ -1,0 +1,256 @@
+"""Database outage: stop PostgreSQL under steady load for 30 s, start it again, and check.
+
+``python -m benchmarks.proof_outage [--rate 40 --warm 20 --outage 30 --after 30]`` (``make
+proof``). uvicorn (two workers) serves a private PostgreSQL cluster while requests arrive at a
+steady rate: half writes (households by the county admin, offers by donors, these with an
+Idempotency-Key), half reads (browse, one's own account, a region). The database is stopped with
+``pg_ctl stop -m fast`` (open sessions are cut) and started again; uvicorn is never restarted.
+
+Checked, each a line of the verdict:
+- every request sent while the database is down gets 503 problem details with Retry-After,
+  within the timeout (``--timeout``); no request anywhere gets another 5xx or goes unanswered;
+- after the start, every request succeeds again within ``--recovery`` seconds (5);
+- every write the service acknowledged (201 and its id) is in the database afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import random
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from app.core.db import Database
+from app.core.errors import PROBLEM_MEDIA_TYPE
+from app.core.settings import Settings
+from app.households.models import Household
+from app.offers.models import Offer
+from benchmarks.proof_common import (
+    RESULTS,
+    Fire,
+    People,
+    PrivatePostgres,
+    Sample,
+    Summary,
+    client,
+    household_body,
+    make_people,
+    open_loop,
+    prepare_database,
+    private_postgres,
+    serve,
+)
+from benchmarks.workload import dongkou_villages
+
+# The background loop (lapsing claims, re-learning) keeps running through the outage too.
+SERVER_ENV = {"AIXIN_EXPIRY_INTERVAL_SECONDS": "2", "AIXIN_MODEL_REFRESH_SECONDS": "10"}
+
+
+@dataclass
+class Moments:
+    """When the database was stopped and started (monotonic seconds)."""
+
+    stop_begin: float = 0.0
+    stop_done: float = 0.0
+    start_begin: float = 0.0
+    start_done: float = 0.0
+
+
+def traffic(people: People, http: httpx.AsyncClient, rng: random.Random) -> Any:
+    """The request chooser: half writes, half reads, spread over the people."""
+    villages = list(dongkou_villages())
+
+    async def household(_: Sample) -> httpx.Response:
+        body = household_body(rng.choice(villages))
+        return await http.post("/api/v1/households", json=body, headers=people.admin)
+
+    async def offer(_: Sample) -> httpx.Response:
+        body = {"category": "goods", "title": "冬衣", "description": "棉衣十件", "capacity": 2}
+        key = {"Idempotency-Key": str(uuid.uuid4())}
+        return await http.post("/api/v1/offers", json=body, headers=rng.choice(people.donors) | key)
+
+    async def browse(_: Sample) -> httpx.Response:
+        return await http.get("/api/v1/needs", headers=rng.choice(people.donors))
+
+    async def me(_: Sample) -> httpx.Response:
+        return await http.get("/api/v1/me", headers=rng.choice(people.donors))
+
+    async def region(_: Sample) -> httpx.Response:
+        return await http.get(f"/api/v1/regions/{rng.choice(villages)}")
+
+    mix: list[tuple[str, Fire]] = [
+        ("household", household),
+        ("offer", offer),
+        ("browse", browse),
+        ("me", me),
+        ("region", region),
+    ]
+    weights = [25, 25, 25, 15, 10]
+    return lambda: rng.choices(mix, weights)[0]
+
+
+async def outage(cluster: PrivatePostgres, moments: Moments, warm: float, down: float) -> None:
+    """Stop the database after ``warm`` seconds, start it ``down`` seconds later."""
+    await asyncio.sleep(warm)
+    moments.stop_begin = time.monotonic()
+    await asyncio.to_thread(cluster.stop)
+    moments.stop_done = time.monotonic()
+    await asyncio.sleep(down)
+    moments.start_begin = time.monotonic()
+    await asyncio.to_thread(cluster.start)
+    moments.start_done = time.monotonic()
+
+
+def well_formed_503(sample: Sample) -> bool:
+    return (
+        sample.status == 503
+        and sample.content_type == PROBLEM_MEDIA_TYPE
+        and sample.retry_after is not None
+    )
+
+
+def verdict(
+    samples: Sequence[Sample], moments: Moments, timeout: float, recovery_limit: float
+) -> dict[str, Any]:
+    """The checks of the outage, each with what was seen."""
+    down = [s for s in samples if moments.stop_done <= s.due < moments.start_begin]
+    after = [s for s in samples if s.due >= moments.start_done]
+    failed_after = [s.due for s in after if not 200 <= s.status < 300]
+    recovery = max(failed_after, default=moments.start_done) - moments.start_done
+    bad = [s for s in samples if not (200 <= s.status < 300 or well_formed_503(s))]
+    return {
+        "requests_while_down": len(down),
+        "all_503_problem_with_retry_after_while_down": all(well_formed_503(s) for s in down),
+        "slowest_while_down_ms": round(max((s.latency_ms for s in down), default=0.0), 1),
+        "none_slower_than_timeout": all(s.latency_ms <= timeout * 1000 for s in samples),
+        "other_failures": len(bad),
+        "other_failures_sample": [asdict(s) for s in bad[:5]],
+        "recovery_seconds": round(recovery, 2),
+        "recovered_in_time": recovery <= recovery_limit,
+        "first_success_after_start_s": round(
+            min((s.done for s in after if 200 <= s.status < 300), default=float("nan"))
+            - moments.start_done,
+            2,
+        ),
+    }
+
+
+async def stored_ids(settings: Settings) -> dict[str, set[int]]:
+    """The ids of the households and offers in the database."""
+    database = Database(settings)
+    try:
+        async with database.sessionmaker() as session:
+            households = set(await session.scalars(select(Household.id)))
+            offers = set(await session.scalars(select(Offer.id)))
+    finally:
+        await database.dispose()
+    return {"household": households, "offer": offers}
+
+
+def durability(
+    samples: Sequence[Sample], stored: dict[str, set[int]], moments: Moments
+) -> dict[str, Any]:
+    """Every acknowledged write (201 with an id) checked against the tables."""
+    acked = [s for s in samples if s.status == 201 and s.created_id is not None]
+    missing = [s for s in acked if s.created_id not in stored[s.kind]]
+    return {
+        "acknowledged": len(acked),
+        "acknowledged_before_stop": sum(1 for s in acked if s.done < moments.stop_begin),
+        "missing": len(missing),
+        "missing_sample": [asdict(s) for s in missing[:5]],
+        "all_acknowledged_writes_stored": not missing,
+    }
+
+
+async def prove(
+    args: argparse.Namespace, cluster: PrivatePostgres, workdir: Path
+) -> dict[str, Any]:
+    settings = prepare_database(cluster, workdir)
+    env = SERVER_ENV | {"AIXIN_DB_CONNECT_TIMEOUT_SECONDS": str(args.connect_timeout)}
+    with serve(settings, workdir / "server.log", env) as base_url:
+        async with client(base_url) as http:
+            people = await make_people(http, settings, donors=20)
+            moments = Moments()
+            seconds = args.warm + args.outage + args.after
+            controller = asyncio.create_task(outage(cluster, moments, args.warm, args.outage))
+            http.timeout = httpx.Timeout(args.timeout)
+            samples = await open_loop(args.rate, seconds, traffic(people, http, random.Random(1)))
+            await controller
+    result = {
+        "rate": args.rate,
+        "seconds": {"warm": args.warm, "outage": args.outage, "after": args.after},
+        "timeout_s": args.timeout,
+        "stop_took_s": round(moments.stop_done - moments.stop_begin, 2),
+        "start_took_s": round(moments.start_done - moments.start_begin, 2),
+        "overall": asdict(Summary.of(samples, seconds)),
+        "outage": verdict(samples, moments, args.timeout, args.recovery),
+        "durability": durability(samples, await stored_ids(settings), moments),
+        "timeline": timeline(samples, moments),
+    }
+    result["passed"] = passed(result)
+    return result
+
+
+def timeline(samples: Sequence[Sample], moments: Moments) -> list[dict[str, Any]]:
+    """Outcomes per second since the start of the load, for the record."""
+    origin = min(s.due for s in samples)
+    rows = []
+    for second, group in itertools.groupby(
+        sorted(samples, key=lambda s: s.due), key=lambda s: int(s.due - origin)
+    ):
+        statuses: dict[str, int] = {}
+        for sample in group:
+            statuses[str(sample.status)] = statuses.get(str(sample.status), 0) + 1
+        rows.append({"second": second, **statuses})
+    return rows
+
+
+def passed(result: dict[str, Any]) -> bool:
+    outage, stored = result["outage"], result["durability"]
+    return bool(
+        outage["requests_while_down"]
+        and outage["all_503_problem_with_retry_after_while_down"]
+        and outage["none_slower_than_timeout"]
+        and outage["other_failures"] == 0
+        and outage["recovered_in_time"]
+        and stored["acknowledged_before_stop"]
+        and stored["all_acknowledged_writes_stored"]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=40, help="requests per second")
+    parser.add_argument("--warm", type=float, default=20, help="seconds of load before the stop")
+    parser.add_argument("--outage", type=float, default=30, help="seconds the database is down")
+    parser.add_argument("--after", type=float, default=30, help="seconds of load after the start")
+    parser.add_argument("--timeout", type=float, default=10, help="the longest a request may take")
+    parser.add_argument("--recovery", type=float, default=5, help="seconds allowed to recover")
+    parser.add_argument("--connect-timeout", type=float, default=5, help="the service's setting")
+    args = parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as workdir, private_postgres() as cluster:
+        try:
+            result = asyncio.run(prove(args, cluster, Path(workdir)))
+        finally:
+            shutil.copy(Path(workdir) / "server.log", RESULTS / "proof_outage_server.log")
+    (RESULTS / "proof_outage.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    print(json.dumps({k: v for k, v in result.items() if k != "timeline"}, indent=2))
+    sys.exit(0 if result["passed"] else 1)
+
+
+if __name__ == "__main__":
+    main()
