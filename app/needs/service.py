@@ -401,12 +401,21 @@ def check_state(need: Need, action: str) -> Transition:
     return transition
 
 
+# Review is the check of a wider level on a household's own request: the village admin who
+# relayed the request does not approve it.
+REVIEWERS = ("platform", "county", "township")
+
+
 async def review(
     session: AsyncSession, admin: User, need_id: int, decision: str, reason: str | None
 ) -> Need:
+    """Approve (publish) or reject a need that waits for review (township admins and wider)."""
     need = await _get_for_update(session, admin, need_id)
     check_state(need, decision)
-    _require_admin(admin)
+    if admin.role not in REVIEWERS:
+        raise Forbidden(
+            "Only a township, county or platform admin reviews a need", code="not_allowed"
+        )
     extra: dict[str, object] = (
         {"published_at": utcnow()} if decision == "approve" else {"closed_reason": reason}
     )

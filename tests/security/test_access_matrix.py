@@ -1,0 +1,555 @@
+"""Every operation × every role: the status each caller gets, from one table.
+
+:data:`MATRIX` has a row for every operation of the app (a new endpoint without a row fails
+:func:`test_the_table_has_a_row_for_every_operation`) and a status for each role of
+:data:`tests.security.world.ROLES`. The record each row acts on lies in village A; "in" admins'
+scopes cover it, "out" admins' do not, and crossing a scope answers 404, never 403, so that no
+one can probe which ids exist. Refusals by role that reveal nothing about a record (a donor on
+an admin endpoint) are 403.
+
+Every cell is called on one world per engine and judged at once, so a failure lists every
+mismatching cell. Besides its status, a cell is judged on: a refusal is problem details and
+writes nothing; no caller receives the personal data of a household outside what it may see;
+a list holds every record of the caller's scope (or, for a donor, its own) and nothing else.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from httpx import Response
+
+import app
+from app.accounts.deps import get_admin, get_admin_scope
+from app.core.errors import PROBLEM_MEDIA_TYPE
+from app.main import create_app
+from tests.conftest import settings_for
+from tests.factories import PASSWORD, id_number, phone_number, unique
+from tests.security.world import (
+    COUNTY_A,
+    DONORS,
+    ROLES,
+    TOWNSHIP_A,
+    VILLAGE_A,
+    Role,
+    World,
+    current_quarter,
+    database_state,
+)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request, without the caller's token."""
+
+    method: str
+    url: str
+    json: Any = None
+    data: dict[str, str] | None = None
+    params: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Target = Callable[[World], Awaitable[Call]]
+Check = Callable[[World, Role, dict[str, Any]], list[str]]
+
+
+@dataclass(frozen=True)
+class Row:
+    """The status of each role (in the order of ROLES) and the request they all send.
+
+    ``consumes``: a successful call uses its record up (a claim, a sign-up), so each expected
+    success gets a record of its own; refused calls share one.
+    """
+
+    statuses: tuple[int, ...]
+    target: Target
+    consumes: bool = False
+    check: Check | None = None
+
+
+# -- the requests ------------------------------------------------------------------------------
+
+
+def fixed(method: str, url: str, **fields: Any) -> Target:
+    """The same request whatever the world holds."""
+
+    async def target(world: World) -> Call:
+        return Call(method, url, **fields)
+
+    return target
+
+
+def on_record(method: str, url: str, key: str, **fields: Any) -> Target:
+    """A request on one of the world's records (``url`` has one ``{}`` for its id)."""
+
+    async def target(world: World) -> Call:
+        return Call(method, url.format(world.records[key]), **fields)
+
+    return target
+
+
+def on_need(state: str, action: str, body: Any = None) -> Target:
+    """A step of a new need of village A in ``state`` (claims and deliveries by the donor)."""
+
+    async def target(world: World) -> Call:
+        need = await world.need(state)
+        return Call("POST", f"/api/v1/needs/{need['id']}/{action}", json=body)
+
+    return target
+
+
+async def sign_up(world: World) -> Call:
+    body = {
+        "username": unique("new-donor"), "password": PASSWORD, "display_name": "新人",
+        "kind": "individual",
+    }  # fmt: skip
+    return Call("POST", "/api/v1/auth/register", json=body)
+
+
+async def sign_in(world: World) -> Call:
+    form = {"username": world.usernames["donor"], "password": PASSWORD}
+    return Call("POST", "/api/v1/auth/token", data=form)
+
+
+async def refresh(world: World) -> Call:
+    return Call("POST", "/api/v1/auth/refresh", json={"refresh_token": await world.refresh_token()})
+
+
+async def new_admin(world: World) -> Call:
+    body = {"username": unique("new-village"), "password": PASSWORD}
+    return Call("POST", "/api/v1/admins", json={**body, "role": "village", "scope": VILLAGE_A})
+
+
+async def new_household(world: World) -> Call:
+    number, phone = id_number(), phone_number()
+    world.personal[VILLAGE_A].update({number, phone})
+    body = {
+        "village_code": VILLAGE_A, "head_name": "刘德华", "id_number": number, "phone": phone,
+        "size": 2, "support_category": "dibao",
+    }  # fmt: skip
+    return Call("POST", "/api/v1/households", json=body)
+
+
+async def new_need(world: World) -> Call:
+    body = {
+        "household_id": await world.household(VILLAGE_A), "category": "goods", "title": "大米",
+        "description": "大米两袋", "value_fen": 20_000, "deadline": "2099-01-01",
+    }  # fmt: skip
+    return Call("POST", "/api/v1/needs", json=body)
+
+
+async def edit_need(world: World) -> Call:
+    need = await world.need("published")
+    headers = {"If-Match": f'"{need["version"]}"'}
+    return Call("PATCH", f"/api/v1/needs/{need['id']}", json={"urgency": 3}, headers=headers)
+
+
+async def withdraw(world: World) -> Call:
+    return Call("POST", f"/api/v1/offers/{await world.offer('donor', VILLAGE_A)}/withdraw")
+
+
+def answer(action: str) -> Target:
+    """An answer to a new proposal made to the donor."""
+
+    async def target(world: World) -> Call:
+        proposal = await world.proposal("township_in", VILLAGE_A)
+        return Call("POST", f"/api/v1/pairings/{proposal['id']}/{action}")
+
+    return target
+
+
+async def rankings(world: World) -> Call:
+    params = {"scope": COUNTY_A, "quarter": current_quarter()}
+    return Call("GET", "/api/v1/stats/rankings", params=params)
+
+
+OFFER = {"category": "goods", "title": "书包", "description": "新书包十个", "capacity": 10}
+PAGE = {"limit": 100}
+
+
+# -- what a list may hold ----------------------------------------------------------------------
+
+
+def inside(code: str, scope: str) -> bool:
+    return code.startswith(scope)
+
+
+def serves(preference: str, scope: str) -> bool:
+    """An offer may serve a scope that its preference lies inside or around."""
+    return preference.startswith(scope) or scope.startswith(preference)
+
+
+def scoped(
+    field_name: str,
+    records: Callable[[World], dict[int, str]],
+    covers: Callable[[str, str], bool] = inside,
+) -> Check:
+    """An admin's list: every world record of its scope, and nothing outside the scope."""
+
+    def check(world: World, role: Role, body: dict[str, Any]) -> list[str]:
+        scope = world.scope(role)
+        if scope is None:
+            return []
+        items = body["items"]
+        outside = sorted(item["id"] for item in items if not covers(item[field_name], scope))
+        problems = [f"returned {outside}, outside its scope {scope!r}"] if outside else []
+        wanted = {i for i, code in records(world).items() if covers(code, scope)}
+        if missing := wanted - {item["id"] for item in items}:
+            problems.append(f"left out {sorted(missing)} of its scope")
+        if body.get("next_cursor"):
+            problems.append("the list did not fit one page")
+        return problems
+
+    return check
+
+
+def own(records: Callable[[World], dict[int, tuple[str, Role]]]) -> Check:
+    """A donor's list: every record of its own and nobody else's."""
+
+    def check(world: World, role: Role, body: dict[str, Any]) -> list[str]:
+        if role not in DONORS:
+            return []
+        items = body["items"]
+        others = sorted(item["id"] for item in items if item["donor_id"] != world.ids[role])
+        problems = [f"returned {others} of other donors"] if others else []
+        wanted = {i for i, (_, donor) in records(world).items() if donor == role}
+        if missing := wanted - {item["id"] for item in items}:
+            problems.append(f"left out its own {sorted(missing)}")
+        return problems
+
+    return check
+
+
+def published_only(world: World, role: Role, body: dict[str, Any]) -> list[str]:
+    """What a donor browses: every published need, in the public shape only."""
+    if role not in DONORS:
+        return []
+    items = body["items"]
+    problems = [
+        f"{item['id']} is {item['status']}" for item in items if item["status"] != "published"
+    ]
+    problems += [f"{item['id']} has admin fields" for item in items if "household_id" in item]
+    if missing := set(world.published) - {item["id"] for item in items}:
+        problems.append(f"left out published {sorted(missing)}")
+    return problems
+
+
+def both(*checks: Check) -> Check:
+    def check(world: World, role: Role, body: dict[str, Any]) -> list[str]:
+        return [problem for each in checks for problem in each(world, role, body)]
+
+    return check
+
+
+def regions_of(records: Callable[[World], dict[int, tuple[str, Role]]]) -> Callable[..., Any]:
+    return lambda world: {i: code for i, (code, _) in records(world).items()}
+
+
+def pairings(world: World) -> dict[int, tuple[str, Role]]:
+    return world.pairings
+
+
+def offers(world: World) -> dict[int, tuple[str, Role]]:
+    return world.offers
+
+
+# -- the table ---------------------------------------------------------------------------------
+# Columns: anonymous, donor, other_donor, village_in, village_out, township_in, township_out,
+#          county_in, county_out, platform.
+
+EVERYONE_200 = (200,) * 10
+SIGNED_IN_200 = (401,) + (200,) * 9
+ADMINS_200 = (401, 403, 403) + (200,) * 7
+IN_SCOPE = (401, 403, 403, 200, 404, 200, 404, 200, 404, 200)  # admins whose scope covers A
+IN_SCOPE_FOR_ALL = (401, 200, 200, 200, 404, 200, 404, 200, 404, 200)  # and donors
+# The donor holding the need; admins who can see it are refused, the others do not see it.
+CLAIMER_ONLY = (401, 200, 403, 403, 404, 403, 404, 403, 404, 403)
+
+
+def admins_list(url: str, field_name: str, records: Callable[[World], dict[int, str]]) -> Row:
+    """A list for admins only, of the records of their scope."""
+    return Row(ADMINS_200, fixed("GET", url, params=PAGE), check=scoped(field_name, records))
+
+
+MATRIX: dict[str, Row] = {
+    "GET /healthz": Row(EVERYONE_200, fixed("GET", "/healthz")),
+    "GET /readyz": Row(EVERYONE_200, fixed("GET", "/readyz")),
+    "POST /api/v1/auth/register": Row((201,) * 10, sign_up, consumes=True),
+    "POST /api/v1/auth/token": Row(EVERYONE_200, sign_in),
+    "POST /api/v1/auth/refresh": Row(EVERYONE_200, refresh, consumes=True),
+    "GET /api/v1/me": Row(SIGNED_IN_200, fixed("GET", "/api/v1/me")),
+    "PATCH /api/v1/me": Row(
+        (401, 200, 200) + (403,) * 7, fixed("PATCH", "/api/v1/me", json={"honour_roll": True})
+    ),
+    # A village admin creates no admins; the others create lower ones inside their scope.
+    "POST /api/v1/admins": Row(
+        (401, 403, 403, 403, 403, 201, 403, 201, 403, 201), new_admin, consumes=True
+    ),
+    "GET /api/v1/admins": admins_list("/api/v1/admins", "scope", lambda world: world.admins),
+    "GET /api/v1/admins/{admin_id}": Row(IN_SCOPE, on_record("GET", "/api/v1/admins/{}", "admin")),
+    "GET /api/v1/regions": Row(EVERYONE_200, fixed("GET", "/api/v1/regions")),
+    "GET /api/v1/regions/{code}": Row(EVERYONE_200, fixed("GET", f"/api/v1/regions/{VILLAGE_A}")),
+    # The village is public reference data, so naming one outside the scope is refused (403)
+    # without hiding anything; a record's id outside the scope is 404.
+    "POST /api/v1/households": Row(
+        (401, 403, 403, 201, 403, 201, 403, 201, 403, 201), new_household, consumes=True
+    ),
+    "GET /api/v1/households": admins_list(
+        "/api/v1/households", "village_code", lambda world: world.households
+    ),
+    "GET /api/v1/households/{household_id}": Row(
+        IN_SCOPE, on_record("GET", "/api/v1/households/{}", "household")
+    ),
+    "PATCH /api/v1/households/{household_id}": Row(
+        IN_SCOPE, on_record("PATCH", "/api/v1/households/{}", "household", json={"size": 5})
+    ),
+    "POST /api/v1/needs": Row(
+        (401, 403, 403, 201, 404, 201, 404, 201, 404, 201), new_need, consumes=True
+    ),
+    "GET /api/v1/needs": Row(
+        SIGNED_IN_200,
+        fixed("GET", "/api/v1/needs", params=PAGE),
+        check=both(scoped("village_code", lambda world: world.published), published_only),
+    ),
+    "GET /api/v1/needs/{need_id}": Row(
+        IN_SCOPE_FOR_ALL, on_record("GET", "/api/v1/needs/{}", "claimed_need")
+    ),
+    "PATCH /api/v1/needs/{need_id}": Row(IN_SCOPE, edit_need, consumes=True),
+    # Review is the township's and the county's check on a household's own request; the
+    # village admin who relayed it does not approve it.
+    "POST /api/v1/needs/{need_id}/review": Row(
+        (401, 403, 403, 403, 404, 200, 404, 200, 404, 200),
+        on_need("pending_review", "review", {"decision": "approve"}),
+        consumes=True,
+    ),
+    "POST /api/v1/needs/{need_id}/claim": Row(
+        (401, 201, 201, 403, 404, 403, 404, 403, 404, 403),
+        on_need("published", "claim"),
+        consumes=True,
+    ),
+    "POST /api/v1/needs/{need_id}/release": Row(
+        CLAIMER_ONLY, on_need("claimed", "release"), consumes=True
+    ),
+    "POST /api/v1/needs/{need_id}/deliver": Row(
+        CLAIMER_ONLY, on_need("claimed", "deliver"), consumes=True
+    ),
+    "POST /api/v1/needs/{need_id}/confirm": Row(
+        IN_SCOPE, on_need("delivered", "confirm"), consumes=True
+    ),
+    "POST /api/v1/needs/{need_id}/dispute": Row(
+        IN_SCOPE, on_need("delivered", "dispute", {"reason": "未收到"}), consumes=True
+    ),
+    "POST /api/v1/needs/{need_id}/cancel": Row(
+        IN_SCOPE, on_need("published", "cancel", {"reason": "不再需要"}), consumes=True
+    ),
+    # The need's history: admins in scope and the donors who held it.
+    "GET /api/v1/needs/{need_id}/events": Row(
+        (401, 200, 404, 200, 404, 200, 404, 200, 404, 200),
+        on_record("GET", "/api/v1/needs/{}/events", "claimed_need"),
+    ),
+    "POST /api/v1/offers": Row(
+        (401, 201, 201) + (403,) * 7, fixed("POST", "/api/v1/offers", json=OFFER)
+    ),
+    "GET /api/v1/offers": Row(
+        SIGNED_IN_200,
+        fixed("GET", "/api/v1/offers", params=PAGE),
+        check=both(scoped("region_preference", regions_of(offers), serves), own(offers)),
+    ),
+    "GET /api/v1/offers/{offer_id}": Row(
+        (401, 200, 404, 200, 404, 200, 404, 200, 404, 200),
+        on_record("GET", "/api/v1/offers/{}", "offer"),
+    ),
+    "POST /api/v1/offers/{offer_id}/withdraw": Row(
+        (401, 200, 404, 403, 404, 403, 404, 403, 404, 403), withdraw, consumes=True
+    ),
+    "GET /api/v1/pairings": Row(
+        SIGNED_IN_200,
+        fixed("GET", "/api/v1/pairings", params=PAGE),
+        check=both(scoped("village_code", regions_of(pairings)), own(pairings)),
+    ),
+    # A proposal is its donor's to answer; to anyone else it does not exist.
+    "POST /api/v1/pairings/{pairing_id}/accept": Row(
+        (401, 200) + (404,) * 8, answer("accept"), consumes=True
+    ),
+    "POST /api/v1/pairings/{pairing_id}/decline": Row(
+        (401, 200) + (404,) * 8, answer("decline"), consumes=True
+    ),
+    "POST /api/v1/matching/runs": Row(
+        (401, 403, 403, 403, 403, 201, 404, 201, 404, 201),
+        fixed("POST", "/api/v1/matching/runs", json={"scope": TOWNSHIP_A, "dry_run": True}),
+    ),
+    "GET /api/v1/matching/runs": admins_list(
+        "/api/v1/matching/runs", "scope_code", lambda world: world.runs
+    ),
+    # The run is the township's: the village admin's scope does not cover it.
+    "GET /api/v1/matching/runs/{run_id}": Row(
+        (401, 403, 403, 404, 404, 200, 404, 200, 404, 200),
+        on_record("GET", "/api/v1/matching/runs/{}", "run"),
+    ),
+    "GET /api/v1/matching/runs/{run_id}/pairings": Row(
+        (401, 403, 403, 404, 404, 200, 404, 200, 404, 200),
+        on_record("GET", "/api/v1/matching/runs/{}/pairings", "run"),
+    ),
+    "GET /api/v1/stats/success": Row(
+        IN_SCOPE,
+        fixed("GET", "/api/v1/stats/success", params={"scope": VILLAGE_A, "group_by": "category"}),
+    ),
+    "GET /api/v1/stats/rankings": Row(
+        (401, 403, 403, 403, 403, 403, 403, 200, 404, 200),
+        rankings,
+    ),
+    "GET /api/v1/stats/calibration": Row(
+        IN_SCOPE, fixed("GET", "/api/v1/stats/calibration", params={"scope": VILLAGE_A})
+    ),
+    "GET /api/v1/stats/donors": Row(SIGNED_IN_200, fixed("GET", "/api/v1/stats/donors")),
+}
+
+
+# -- calling and judging -----------------------------------------------------------------------
+
+
+async def send(world: World, role: Role, call: Call) -> Response:
+    return await world.client.request(
+        call.method,
+        call.url,
+        json=call.json,
+        data=call.data,
+        params=call.params,
+        headers={**world.headers[role], **call.headers},
+    )
+
+
+def text_of(response: Response) -> str:
+    try:
+        return json.dumps(response.json(), ensure_ascii=False)
+    except ValueError:
+        return response.text
+
+
+def leaks(world: World, role: Role, response: Response) -> list[str]:
+    """Personal data of households the caller may not see (only admins covering them may)."""
+    scope, text = world.scope(role), text_of(response)
+    return [
+        f"received personal data of {village}"
+        for village, values in world.personal.items()
+        if (scope is None or not village.startswith(scope)) and any(v in text for v in values)
+    ]
+
+
+def judge(world: World, role: Role, row: Row, expected: int, response: Response) -> list[str]:
+    status = response.status_code
+    problems = leaks(world, role, response)
+    if status != expected:
+        code = response.json().get("code") if status >= 400 else None
+        return [*problems, f"expected {expected}, got {status} {code or ''}".rstrip()]
+    if status >= 400:
+        if response.headers.get("content-type") != PROBLEM_MEDIA_TYPE:
+            problems.append(f"a {status} that is not problem details")
+        elif response.json().get("status") != status:
+            problems.append("problem details with another status")
+    elif row.check is not None and status == 200:
+        problems += row.check(world, role, response.json())
+    return problems
+
+
+async def call_cell(world: World, role: Role, call: Call, refused: bool) -> tuple[Response, str]:
+    """Send one cell's request; for a refusal, also what it wrote (nothing, if all is well)."""
+    before = await database_state(world.engine) if refused else None
+    response = await send(world, role, call)
+    if before is None:
+        return response, ""
+    after = await database_state(world.engine)
+    changed = sorted(name for name, value in before.items() if after[name] != value)
+    return response, f"refused, yet changed {', '.join(changed)}" if changed else ""
+
+
+async def mismatches(world: World) -> list[str]:
+    """Every cell of the table whose answer is not what the table says."""
+    found: list[str] = []
+    for operation, row in MATRIX.items():
+        shared: Call | None = None
+        for role, expected in zip(ROLES, row.statuses, strict=True):
+            if row.consumes and expected < 400:
+                call = await row.target(world)
+            else:
+                shared = shared or await row.target(world)
+                call = shared
+            response, wrote = await call_cell(world, role, call, refused=expected >= 400)
+            problems = judge(world, role, row, expected, response) + ([wrote] if wrote else [])
+            found += [f"{operation} as {role}: {problem}" for problem in problems]
+    return found
+
+
+# -- the tests ---------------------------------------------------------------------------------
+
+
+def _operations(tmp_path: Path) -> set[str]:
+    """Every operation of the app, from its OpenAPI document."""
+    settings = settings_for(f"sqlite+aiosqlite:///{tmp_path / 'routes.db'}", tmp_path)
+    paths: dict[str, dict[str, Any]] = create_app(settings).openapi()["paths"]
+    return {f"{method.upper()} {path}" for path, item in paths.items() for method in item}
+
+
+def _routes() -> dict[str, APIRoute]:
+    """The route of each operation, found in the routers of the app's domains."""
+    routes: dict[str, APIRoute] = {}
+    for module_info in pkgutil.walk_packages(app.__path__, "app."):
+        if not module_info.name.endswith(".router"):
+            continue
+        for value in vars(importlib.import_module(module_info.name)).values():
+            if isinstance(value, APIRouter):
+                for route in value.routes:
+                    if isinstance(route, APIRoute):
+                        methods = route.methods or set()
+                        routes.update({f"{method} {route.path}": route for method in methods})
+    return routes
+
+
+def _needs_an_admin(dependant: Dependant) -> bool:
+    return any(
+        sub.call in (get_admin, get_admin_scope) or _needs_an_admin(sub)
+        for sub in dependant.dependencies
+    )
+
+
+def test_the_table_has_a_row_for_every_operation(tmp_path: Path) -> None:
+    operations = _operations(tmp_path)
+    assert set(MATRIX) - operations == set(), "rows for operations that do not exist"
+    assert operations - set(MATRIX) == set(), "operations without a row in MATRIX"
+    assert all(len(row.statuses) == len(ROLES) for row in MATRIX.values())
+
+
+def test_the_table_gives_donors_403_on_every_admin_and_matching_operation(
+    tmp_path: Path,
+) -> None:
+    routes = _routes()
+    operations = {
+        operation: routes[f"{method} {path.removeprefix('/api/v1')}"]
+        for operation in _operations(tmp_path)
+        for method, path in [operation.split(" ")]
+    }
+    admin_only = {
+        operation
+        for operation, route in operations.items()
+        if _needs_an_admin(route.dependant) or " /api/v1/matching/" in operation
+    }
+    assert admin_only, "no admin operation was found"
+    donor_columns = [ROLES.index(role) for role in DONORS]
+    for operation in sorted(admin_only):
+        statuses = MATRIX[operation].statuses
+        assert [statuses[i] for i in donor_columns] == [403, 403], operation
+
+
+async def test_every_role_gets_what_the_table_says_on_every_operation(world: World) -> None:
+    found = await mismatches(world)
+    assert not found, f"{len(found)} cells disagree with the table:\n" + "\n".join(found)
