@@ -18,8 +18,8 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,35 +31,37 @@ from httpx import Response
 import app
 from app.accounts.deps import get_admin, get_admin_scope
 from app.core.errors import PROBLEM_MEDIA_TYPE
-from app.main import create_app
-from tests.conftest import settings_for
-from tests.factories import PASSWORD, id_number, phone_number, unique
+from tests.security.calls import (
+    OFFER,
+    PAGE,
+    Call,
+    Target,
+    all_operations,
+    answer,
+    edit_need,
+    fixed,
+    new_admin,
+    new_household,
+    new_need,
+    on_need,
+    on_record,
+    rankings,
+    refresh,
+    send,
+    sign_in,
+    sign_up,
+    withdraw,
+)
 from tests.security.world import (
-    COUNTY_A,
     DONORS,
     ROLES,
     TOWNSHIP_A,
     VILLAGE_A,
     Role,
     World,
-    current_quarter,
     database_state,
 )
 
-
-@dataclass(frozen=True)
-class Call:
-    """One request, without the caller's token."""
-
-    method: str
-    url: str
-    json: Any = None
-    data: dict[str, str] | None = None
-    params: dict[str, Any] | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-Target = Callable[[World], Awaitable[Call]]
 Check = Callable[[World, Role, dict[str, Any]], list[str]]
 
 
@@ -75,106 +77,6 @@ class Row:
     target: Target
     consumes: bool = False
     check: Check | None = None
-
-
-# -- the requests ------------------------------------------------------------------------------
-
-
-def fixed(method: str, url: str, **fields: Any) -> Target:
-    """The same request whatever the world holds."""
-
-    async def target(world: World) -> Call:
-        return Call(method, url, **fields)
-
-    return target
-
-
-def on_record(method: str, url: str, key: str, **fields: Any) -> Target:
-    """A request on one of the world's records (``url`` has one ``{}`` for its id)."""
-
-    async def target(world: World) -> Call:
-        return Call(method, url.format(world.records[key]), **fields)
-
-    return target
-
-
-def on_need(state: str, action: str, body: Any = None) -> Target:
-    """A step of a new need of village A in ``state`` (claims and deliveries by the donor)."""
-
-    async def target(world: World) -> Call:
-        need = await world.need(state)
-        return Call("POST", f"/api/v1/needs/{need['id']}/{action}", json=body)
-
-    return target
-
-
-async def sign_up(world: World) -> Call:
-    body = {
-        "username": unique("new-donor"), "password": PASSWORD, "display_name": "新人",
-        "kind": "individual",
-    }  # fmt: skip
-    return Call("POST", "/api/v1/auth/register", json=body)
-
-
-async def sign_in(world: World) -> Call:
-    form = {"username": world.usernames["donor"], "password": PASSWORD}
-    return Call("POST", "/api/v1/auth/token", data=form)
-
-
-async def refresh(world: World) -> Call:
-    return Call("POST", "/api/v1/auth/refresh", json={"refresh_token": await world.refresh_token()})
-
-
-async def new_admin(world: World) -> Call:
-    body = {"username": unique("new-village"), "password": PASSWORD}
-    return Call("POST", "/api/v1/admins", json={**body, "role": "village", "scope": VILLAGE_A})
-
-
-async def new_household(world: World) -> Call:
-    number, phone = id_number(), phone_number()
-    world.personal[VILLAGE_A].update({number, phone})
-    body = {
-        "village_code": VILLAGE_A, "head_name": "刘德华", "id_number": number, "phone": phone,
-        "size": 2, "support_category": "dibao",
-    }  # fmt: skip
-    return Call("POST", "/api/v1/households", json=body)
-
-
-async def new_need(world: World) -> Call:
-    body = {
-        "household_id": await world.household(VILLAGE_A), "category": "goods", "title": "大米",
-        "description": "大米两袋", "value_fen": 20_000, "deadline": "2099-01-01",
-    }  # fmt: skip
-    return Call("POST", "/api/v1/needs", json=body)
-
-
-async def edit_need(world: World) -> Call:
-    need = await world.need("published")
-    headers = {"If-Match": f'"{need["version"]}"'}
-    return Call("PATCH", f"/api/v1/needs/{need['id']}", json={"urgency": 3}, headers=headers)
-
-
-async def withdraw(world: World) -> Call:
-    return Call("POST", f"/api/v1/offers/{await world.offer('donor', VILLAGE_A)}/withdraw")
-
-
-def answer(action: str) -> Target:
-    """An answer to a new proposal made to the donor."""
-
-    async def target(world: World) -> Call:
-        proposal = await world.proposal("township_in", VILLAGE_A)
-        return Call("POST", f"/api/v1/pairings/{proposal['id']}/{action}")
-
-    return target
-
-
-async def rankings(world: World) -> Call:
-    params = {"scope": COUNTY_A, "quarter": current_quarter()}
-    return Call("GET", "/api/v1/stats/rankings", params=params)
-
-
-OFFER = {"category": "goods", "title": "书包", "description": "新书包十个", "capacity": 10}
-PAGE = {"limit": 100}
 
 
 # -- what a list may hold ----------------------------------------------------------------------
@@ -418,17 +320,6 @@ MATRIX: dict[str, Row] = {
 # -- calling and judging -----------------------------------------------------------------------
 
 
-async def send(world: World, role: Role, call: Call) -> Response:
-    return await world.client.request(
-        call.method,
-        call.url,
-        json=call.json,
-        data=call.data,
-        params=call.params,
-        headers={**world.headers[role], **call.headers},
-    )
-
-
 def text_of(response: Response) -> str:
     try:
         return json.dumps(response.json(), ensure_ascii=False)
@@ -493,13 +384,6 @@ async def mismatches(world: World) -> list[str]:
 # -- the tests ---------------------------------------------------------------------------------
 
 
-def _operations(tmp_path: Path) -> set[str]:
-    """Every operation of the app, from its OpenAPI document."""
-    settings = settings_for(f"sqlite+aiosqlite:///{tmp_path / 'routes.db'}", tmp_path)
-    paths: dict[str, dict[str, Any]] = create_app(settings).openapi()["paths"]
-    return {f"{method.upper()} {path}" for path, item in paths.items() for method in item}
-
-
 def _routes() -> dict[str, APIRoute]:
     """The route of each operation, found in the routers of the app's domains."""
     routes: dict[str, APIRoute] = {}
@@ -523,7 +407,7 @@ def _needs_an_admin(dependant: Dependant) -> bool:
 
 
 def test_the_table_has_a_row_for_every_operation(tmp_path: Path) -> None:
-    operations = _operations(tmp_path)
+    operations = all_operations(tmp_path)
     assert set(MATRIX) - operations == set(), "rows for operations that do not exist"
     assert operations - set(MATRIX) == set(), "operations without a row in MATRIX"
     assert all(len(row.statuses) == len(ROLES) for row in MATRIX.values())
@@ -535,7 +419,7 @@ def test_the_table_gives_donors_403_on_every_admin_and_matching_operation(
     routes = _routes()
     operations = {
         operation: routes[f"{method} {path.removeprefix('/api/v1')}"]
-        for operation in _operations(tmp_path)
+        for operation in all_operations(tmp_path)
         for method, path in [operation.split(" ")]
     }
     admin_only = {

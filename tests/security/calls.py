@@ -1,0 +1,148 @@
+"""The requests of the security tests: what each operation is sent, on the world's records."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from httpx import Response
+
+from app.main import create_app
+from tests.conftest import settings_for
+from tests.factories import PASSWORD, id_number, phone_number, unique
+from tests.security.world import COUNTY_A, VILLAGE_A, Role, World, current_quarter
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request, without the caller's token."""
+
+    method: str
+    url: str
+    json: Any = None
+    data: dict[str, str] | None = None
+    params: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Target = Callable[[World], Awaitable[Call]]
+
+
+# -- the requests ------------------------------------------------------------------------------
+
+
+def fixed(method: str, url: str, **fields: Any) -> Target:
+    """The same request whatever the world holds."""
+
+    async def target(world: World) -> Call:
+        return Call(method, url, **fields)
+
+    return target
+
+
+def on_record(method: str, url: str, key: str, **fields: Any) -> Target:
+    """A request on one of the world's records (``url`` has one ``{}`` for its id)."""
+
+    async def target(world: World) -> Call:
+        return Call(method, url.format(world.records[key]), **fields)
+
+    return target
+
+
+def on_need(state: str, action: str, body: Any = None) -> Target:
+    """A step of a new need of village A in ``state`` (claims and deliveries by the donor)."""
+
+    async def target(world: World) -> Call:
+        need = await world.need(state)
+        return Call("POST", f"/api/v1/needs/{need['id']}/{action}", json=body)
+
+    return target
+
+
+async def sign_up(world: World) -> Call:
+    body = {
+        "username": unique("new-donor"), "password": PASSWORD, "display_name": "新人",
+        "kind": "individual",
+    }  # fmt: skip
+    return Call("POST", "/api/v1/auth/register", json=body)
+
+
+async def sign_in(world: World) -> Call:
+    form = {"username": world.usernames["donor"], "password": PASSWORD}
+    return Call("POST", "/api/v1/auth/token", data=form)
+
+
+async def refresh(world: World) -> Call:
+    return Call("POST", "/api/v1/auth/refresh", json={"refresh_token": await world.refresh_token()})
+
+
+async def new_admin(world: World) -> Call:
+    body = {"username": unique("new-village"), "password": PASSWORD}
+    return Call("POST", "/api/v1/admins", json={**body, "role": "village", "scope": VILLAGE_A})
+
+
+async def new_household(world: World) -> Call:
+    number, phone = id_number(), phone_number()
+    world.personal[VILLAGE_A].update({number, phone})
+    body = {
+        "village_code": VILLAGE_A, "head_name": "刘德华", "id_number": number, "phone": phone,
+        "size": 2, "support_category": "dibao",
+    }  # fmt: skip
+    return Call("POST", "/api/v1/households", json=body)
+
+
+async def new_need(world: World) -> Call:
+    body = {
+        "household_id": await world.household(VILLAGE_A), "category": "goods", "title": "大米",
+        "description": "大米两袋", "value_fen": 20_000, "deadline": "2099-01-01",
+    }  # fmt: skip
+    return Call("POST", "/api/v1/needs", json=body)
+
+
+async def edit_need(world: World) -> Call:
+    need = await world.need("published")
+    headers = {"If-Match": f'"{need["version"]}"'}
+    return Call("PATCH", f"/api/v1/needs/{need['id']}", json={"urgency": 3}, headers=headers)
+
+
+async def withdraw(world: World) -> Call:
+    return Call("POST", f"/api/v1/offers/{await world.offer('donor', VILLAGE_A)}/withdraw")
+
+
+def answer(action: str, body: Any = None) -> Target:
+    """An answer to a new proposal made to the donor."""
+
+    async def target(world: World) -> Call:
+        proposal = await world.proposal("township_in", VILLAGE_A)
+        return Call("POST", f"/api/v1/pairings/{proposal['id']}/{action}", json=body)
+
+    return target
+
+
+async def rankings(world: World) -> Call:
+    params = {"scope": COUNTY_A, "quarter": current_quarter()}
+    return Call("GET", "/api/v1/stats/rankings", params=params)
+
+
+OFFER = {"category": "goods", "title": "书包", "description": "新书包十个", "capacity": 10}
+PAGE = {"limit": 100}
+
+
+async def send(world: World, role: Role, call: Call) -> Response:
+    return await world.client.request(
+        call.method,
+        call.url,
+        json=call.json,
+        data=call.data,
+        params=call.params,
+        headers={**world.headers[role], **call.headers},
+    )
+
+
+def all_operations(tmp_path: Path) -> set[str]:
+    """Every operation of the app, from its OpenAPI document."""
+    settings = settings_for(f"sqlite+aiosqlite:///{tmp_path / 'routes.db'}", tmp_path)
+    paths: dict[str, dict[str, Any]] = create_app(settings).openapi()["paths"]
+    return {f"{method.upper()} {path}" for path, item in paths.items() for method in item}
