@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint format openapi migrate regions clean bench simulate
+.PHONY: install run test lint format openapi migrate regions clean bench simulate proof
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,3 +49,8 @@ bench: install  ## Benchmarks (not tests): results printed and written to benchm
 
 simulate: install  ## A year of Dongkou county under both policies, same seed (about an hour)
 	$(BIN)/python -m benchmarks.simulation --profile $${SIM_PROFILE:-dongkou} --seed $${SIM_SEED:-1} --jobs 2
+
+proof: install  ## Load at the best rate for 5 minutes, and a database outage, on a private PostgreSQL
+	$(BIN)/python -m benchmarks.proof_outage; status=$$?; \
+	$(BIN)/python -m benchmarks.proof_load --hold $${PROOF_HOLD:-300} || status=1; \
+	$(BIN)/python -m benchmarks.proof_summary; exit $$status

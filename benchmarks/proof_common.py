@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import glob
+import json
 import math
 import os
 import shutil
@@ -35,6 +36,16 @@ from tests.live import free_port, live_server, server_environment
 
 RESULTS = Path(__file__).parent / "results"
 AIXIN = str(Path(sys.executable).parent / "aixin")
+
+
+def write_result(name: str, result: dict[str, Any], server_log: Path) -> None:
+    """Keep a proof's result (``<name>.json``) and its server's log in benchmarks/results/."""
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    if server_log.exists():
+        shutil.copy(server_log, RESULTS / f"{name}_server.log")
+
+
 DATABASE = "aixin_proof"
 
 
@@ -238,7 +249,11 @@ class Summary:
 @contextlib.asynccontextmanager
 async def client(base_url: str, connections: int = 200) -> AsyncIterator[httpx.AsyncClient]:
     """A keep-alive client of the served app with ``connections`` at most."""
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    # Idle connections are dropped before uvicorn's 5 s keep-alive ends: a request sent on a
+    # connection the server is closing at that moment would fail on the client's side.
+    limits = httpx.Limits(
+        max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=2
+    )
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as http:
         yield http
 

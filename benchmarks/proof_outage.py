@@ -20,7 +20,6 @@ import asyncio
 import itertools
 import json
 import random
-import shutil
 import sys
 import tempfile
 import time
@@ -38,21 +37,7 @@ from app.core.errors import PROBLEM_MEDIA_TYPE
 from app.core.settings import Settings
 from app.households.models import Household
 from app.offers.models import Offer
-from benchmarks.proof_common import (
-    RESULTS,
-    Fire,
-    People,
-    PrivatePostgres,
-    Sample,
-    Summary,
-    client,
-    household_body,
-    make_people,
-    open_loop,
-    prepare_database,
-    private_postgres,
-    serve,
-)
+from benchmarks import proof_common as proof
 from benchmarks.workload import dongkou_villages
 
 # The background loop (lapsing claims, re-learning) keeps running through the outage too.
@@ -69,29 +54,29 @@ class Moments:
     start_done: float = 0.0
 
 
-def traffic(people: People, http: httpx.AsyncClient, rng: random.Random) -> Any:
+def traffic(people: proof.People, http: httpx.AsyncClient, rng: random.Random) -> Any:
     """The request chooser: half writes, half reads, spread over the people."""
     villages = list(dongkou_villages())
 
-    async def household(_: Sample) -> httpx.Response:
-        body = household_body(rng.choice(villages))
+    async def household(_: proof.Sample) -> httpx.Response:
+        body = proof.household_body(rng.choice(villages))
         return await http.post("/api/v1/households", json=body, headers=people.admin)
 
-    async def offer(_: Sample) -> httpx.Response:
+    async def offer(_: proof.Sample) -> httpx.Response:
         body = {"category": "goods", "title": "冬衣", "description": "棉衣十件", "capacity": 2}
         key = {"Idempotency-Key": str(uuid.uuid4())}
         return await http.post("/api/v1/offers", json=body, headers=rng.choice(people.donors) | key)
 
-    async def browse(_: Sample) -> httpx.Response:
+    async def browse(_: proof.Sample) -> httpx.Response:
         return await http.get("/api/v1/needs", headers=rng.choice(people.donors))
 
-    async def me(_: Sample) -> httpx.Response:
+    async def me(_: proof.Sample) -> httpx.Response:
         return await http.get("/api/v1/me", headers=rng.choice(people.donors))
 
-    async def region(_: Sample) -> httpx.Response:
+    async def region(_: proof.Sample) -> httpx.Response:
         return await http.get(f"/api/v1/regions/{rng.choice(villages)}")
 
-    mix: list[tuple[str, Fire]] = [
+    mix: list[tuple[str, proof.Fire]] = [
         ("household", household),
         ("offer", offer),
         ("browse", browse),
@@ -102,7 +87,9 @@ def traffic(people: People, http: httpx.AsyncClient, rng: random.Random) -> Any:
     return lambda: rng.choices(mix, weights)[0]
 
 
-async def outage(cluster: PrivatePostgres, moments: Moments, warm: float, down: float) -> None:
+async def outage(
+    cluster: proof.PrivatePostgres, moments: Moments, warm: float, down: float
+) -> None:
     """Stop the database after ``warm`` seconds, start it ``down`` seconds later."""
     await asyncio.sleep(warm)
     moments.stop_begin = time.monotonic()
@@ -114,7 +101,7 @@ async def outage(cluster: PrivatePostgres, moments: Moments, warm: float, down: 
     moments.start_done = time.monotonic()
 
 
-def well_formed_503(sample: Sample) -> bool:
+def well_formed_503(sample: proof.Sample) -> bool:
     return (
         sample.status == 503
         and sample.content_type == PROBLEM_MEDIA_TYPE
@@ -123,7 +110,7 @@ def well_formed_503(sample: Sample) -> bool:
 
 
 def verdict(
-    samples: Sequence[Sample], moments: Moments, timeout: float, recovery_limit: float
+    samples: Sequence[proof.Sample], moments: Moments, timeout: float, recovery_limit: float
 ) -> dict[str, Any]:
     """The checks of the outage, each with what was seen."""
     down = [s for s in samples if moments.stop_done <= s.due < moments.start_begin]
@@ -161,7 +148,7 @@ async def stored_ids(settings: Settings) -> dict[str, set[int]]:
 
 
 def durability(
-    samples: Sequence[Sample], stored: dict[str, set[int]], moments: Moments
+    samples: Sequence[proof.Sample], stored: dict[str, set[int]], moments: Moments
 ) -> dict[str, Any]:
     """Every acknowledged write (201 with an id) checked against the tables."""
     acked = [s for s in samples if s.status == 201 and s.created_id is not None]
@@ -176,18 +163,20 @@ def durability(
 
 
 async def prove(
-    args: argparse.Namespace, cluster: PrivatePostgres, workdir: Path
+    args: argparse.Namespace, cluster: proof.PrivatePostgres, workdir: Path
 ) -> dict[str, Any]:
-    settings = prepare_database(cluster, workdir)
+    settings = proof.prepare_database(cluster, workdir)
     env = SERVER_ENV | {"AIXIN_DB_CONNECT_TIMEOUT_SECONDS": str(args.connect_timeout)}
-    with serve(settings, workdir / "server.log", env) as base_url:
-        async with client(base_url) as http:
-            people = await make_people(http, settings, donors=20)
+    with proof.serve(settings, workdir / "server.log", env) as base_url:
+        async with proof.client(base_url) as http:
+            people = await proof.make_people(http, settings, donors=20)
             moments = Moments()
             seconds = args.warm + args.outage + args.after
             controller = asyncio.create_task(outage(cluster, moments, args.warm, args.outage))
             http.timeout = httpx.Timeout(args.timeout)
-            samples = await open_loop(args.rate, seconds, traffic(people, http, random.Random(1)))
+            samples = await proof.open_loop(
+                args.rate, seconds, traffic(people, http, random.Random(1))
+            )
             await controller
     result = {
         "rate": args.rate,
@@ -195,7 +184,7 @@ async def prove(
         "timeout_s": args.timeout,
         "stop_took_s": round(moments.stop_done - moments.stop_begin, 2),
         "start_took_s": round(moments.start_done - moments.start_begin, 2),
-        "overall": asdict(Summary.of(samples, seconds)),
+        "overall": asdict(proof.Summary.of(samples, seconds)),
         "outage": verdict(samples, moments, args.timeout, args.recovery),
         "durability": durability(samples, await stored_ids(settings), moments),
         "timeline": timeline(samples, moments),
@@ -204,7 +193,7 @@ async def prove(
     return result
 
 
-def timeline(samples: Sequence[Sample], moments: Moments) -> list[dict[str, Any]]:
+def timeline(samples: Sequence[proof.Sample], moments: Moments) -> list[dict[str, Any]]:
     """Outcomes per second since the start of the load, for the record."""
     origin = min(s.due for s in samples)
     rows = []
@@ -241,13 +230,9 @@ def main() -> None:
     parser.add_argument("--recovery", type=float, default=5, help="seconds allowed to recover")
     parser.add_argument("--connect-timeout", type=float, default=5, help="the service's setting")
     args = parser.parse_args()
-    RESULTS.mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory() as workdir, private_postgres() as cluster:
-        try:
-            result = asyncio.run(prove(args, cluster, Path(workdir)))
-        finally:
-            shutil.copy(Path(workdir) / "server.log", RESULTS / "proof_outage_server.log")
-    (RESULTS / "proof_outage.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    with tempfile.TemporaryDirectory() as workdir, proof.private_postgres() as cluster:
+        result = asyncio.run(prove(args, cluster, Path(workdir)))
+        proof.write_result("proof_outage", result, Path(workdir) / "server.log")
     print(json.dumps({k: v for k, v in result.items() if k != "timeline"}, indent=2))
     sys.exit(0 if result["passed"] else 1)
 
