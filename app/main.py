@@ -18,9 +18,11 @@ from app.core.limits import BodySizeLimitMiddleware
 from app.core.logging import RequestIdMiddleware, configure_logging
 from app.core.migrations import head_revisions
 from app.core.models import metadata as _all_models  # noqa: F401  (registers every model)
+from app.core.ratelimit import RateLimits
 from app.core.security import Passwords, Tokens
 from app.core.settings import Settings, get_settings
 from app.health.router import router as health_router
+from app.households import service as households_service
 from app.households.router import router as households_router
 from app.matchmaking import engine
 from app.matchmaking.router import proposals_router, runs_router
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await app.state.database.dispose()
+            await app.state.rate_limits.close()
             engine.shutdown()
 
     app = FastAPI(
@@ -98,6 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.passwords = Passwords(settings)
     app.state.tokens = Tokens(settings)
     app.state.vault = Vault(settings)
+    app.state.rate_limits = RateLimits(settings)
+    # Replays of these POSTs disclose personal data again: each is logged before it is sent.
+    app.state.replay_audits = {f"{API_PREFIX}/households": households_service.log_replay}
     app.state.migration_heads = head_revisions()
     install_error_handlers(app)
     # Inside RequestIdMiddleware (the last added is the outermost): its answers carry the id.

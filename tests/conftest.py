@@ -16,6 +16,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from fastapi import FastAPI
@@ -30,6 +31,11 @@ from app.core.settings import Settings
 from app.main import create_app
 from app.regions import loader
 
+pytest.register_assert_rewrite("tests.security.body_scan")
+from tests.security import body_scan  # noqa: E402  (after its registration above)
+
+pytest_plugins = ("tests.security.body_scan",)
+
 POSTGRES_URL = os.environ.get(
     "AIXIN_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
@@ -40,6 +46,13 @@ TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256"
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def unavailable(message: str, needed: str) -> NoReturn:
+    """Skip the test for a missing service or tool; under CI=true, where it is required, fail."""
+    if in_ci():
+        pytest.fail(f"{message} (CI=true: {needed} is required)", pytrace=False)
+    pytest.skip(message)
 
 
 def settings_for(database_url: str, data_dir: Path, **overrides: object) -> Settings:
@@ -68,10 +81,7 @@ async def create_postgres_database() -> str:
         async with server.connect() as connection:
             await connection.execute(text(f'CREATE DATABASE "{name}"'))
     except (OSError, Exception) as exc:
-        message = f"PostgreSQL at {POSTGRES_URL} is unreachable: {exc}"
-        if in_ci():
-            pytest.fail(f"{message} (CI=true: PostgreSQL is required)", pytrace=False)
-        pytest.skip(message)
+        unavailable(f"PostgreSQL at {POSTGRES_URL} is unreachable: {exc}", "PostgreSQL")
     finally:
         await server.dispose()
     return POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
@@ -137,11 +147,18 @@ async def empty_tables(engine: AsyncEngine) -> None:
 
 @pytest.fixture
 async def client(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[AsyncClient]:
-    """An httpx client over the ASGI app; the written tables are emptied afterwards."""
+    """An httpx client over the ASGI app; the written tables and rate limits are reset afterwards.
+
+    Every body it receives is scanned for personal data (tests/security/body_scan.py).
+    """
     transport = ASGITransport(app=app)
-    async with AsyncClient(transport=transport, base_url="http://aixin.test") as http:
+    hooks = body_scan.scanner(TEST_SECRET, engine)
+    async with AsyncClient(
+        transport=transport, base_url="http://aixin.test", event_hooks=hooks
+    ) as http:
         yield http
     await empty_tables(engine)
+    await app.state.rate_limits.reset()
 
 
 # -- a closing line per engine, so the summary shows both halves ran ---------------------------

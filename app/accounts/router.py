@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.accounts import service
@@ -20,6 +20,7 @@ from app.accounts.schemas import (
     TokenPair,
 )
 from app.core.db import SessionDep
+from app.core.ratelimit import RATE_LIMITED, RateLimitsDep, client_address
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 me_router = APIRouter(tags=["auth"])
@@ -33,15 +34,21 @@ async def register(session: SessionDep, passwords: PasswordsDep, body: Register)
     return Me.model_validate(user)
 
 
-@auth_router.post("/token", response_model=TokenPair)
+@auth_router.post("/token", response_model=TokenPair, responses=RATE_LIMITED)
 async def token(
     session: SessionDep,
     passwords: PasswordsDep,
     tokens: TokensDep,
+    limits: RateLimitsDep,
+    request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
 ) -> TokenPair:
-    """Sign in (OAuth2 password flow): a short-lived access token and a refresh token."""
-    user = await service.authenticate(session, passwords, form.username, form.password)
+    """Sign in (OAuth2 password flow): a short-lived access token and a refresh token.
+
+    Repeated failures for one username or from one address get 429 with Retry-After.
+    """
+    async with limits.sign_in(form.username, client_address(request)):
+        user = await service.authenticate(session, passwords, form.username, form.password)
     return await service.issue_tokens(session, tokens, user)
 
 

@@ -90,6 +90,13 @@ class Unprocessable(AppError):
     status, code, title = 422, "unprocessable", "Unprocessable request"
 
 
+class TooManyRequests(AppError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(detail, code=code, headers={"Retry-After": str(retry_after)})
+
+
 class ServiceUnavailable(AppError):
     status, code, title = 503, "service_unavailable", "Service unavailable"
 

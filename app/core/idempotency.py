@@ -19,13 +19,14 @@ import datetime as dt
 import hashlib
 import hmac
 import re
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import anyio
 import structlog
 from sqlalchemy import delete, select, update
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -80,7 +81,7 @@ class IdempotencyMiddleware:
             log.warning("database_unavailable", error=type(exc).__name__, message=str(exc)[:200])
             claimed = _unavailable()
         if isinstance(claimed, Response):
-            await claimed(scope, receive, send)
+            await (await _audited(scope, claimed))(scope, receive, send)
             return
         scope.setdefault("state", {})[STATE_KEY] = claimed
         await self._run(scope, _replaying(body, receive), send, store, claimed)
@@ -242,6 +243,34 @@ async def purge_expired(database: Database) -> int:
             delete(IdempotencyKey).where(IdempotencyKey.expires_at < utcnow())
         )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+# -- replays that disclose personal data -------------------------------------------------------
+
+# Writes, in the session given, the access-log row of a replay to the user with the id given.
+ReplayAudit = Callable[[AsyncSession, int, bytes], Awaitable[None]]
+
+
+async def _audited(scope: Scope, answer: Response) -> Response:
+    """``answer``, once the audit of its path (``app.state.replay_audits``) logged a replay.
+
+    A replay hands the first response out again; where that response discloses personal data
+    (a household's creation), the disclosure is logged like any other, or not made (503).
+    """
+    state = scope["app"].state
+    audit: ReplayAudit | None = getattr(state, "replay_audits", {}).get(scope["path"])
+    principal = _principal(scope)
+    if audit is None or REPLAYED_HEADER not in answer.headers or principal == ANONYMOUS:
+        return answer
+    try:
+        async with state.database.write_sessionmaker.begin() as session:
+            await audit(session, int(principal.removeprefix("user:")), bytes(answer.body))
+    except Exception as exc:
+        if not database_unreachable(exc):
+            raise
+        log.warning("database_unavailable", error=type(exc).__name__, message=str(exc)[:200])
+        return _unavailable()
+    return answer
 
 
 # -- answers that are not the app's ------------------------------------------------------------

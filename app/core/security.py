@@ -17,6 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from app.core.settings import Settings
 
 ALGORITHM = "HS256"
+MAX_ACCESS_LIFETIME = dt.timedelta(minutes=15)
 
 
 class Passwords:
@@ -100,11 +101,16 @@ class Tokens:
             raise TokenError("the access token is not valid") from exc
         if payload.get("typ") != "access" or not str(payload["sub"]).isdigit():
             raise TokenError("the access token is not valid")
+        # However it was configured when it was issued (a deployment sharing the key, an older
+        # release), a token meant to live longer than the most allowed is refused outright.
+        expires, issued = int(payload["exp"]), int(payload["iat"])
+        if expires - issued > MAX_ACCESS_LIFETIME.total_seconds():
+            raise TokenError("the access token is not valid")
         return AccessClaims(
             user_id=int(payload["sub"]),
             role=str(payload.get("role")),
             scope=payload.get("scope"),
-            expires_at=dt.datetime.fromtimestamp(payload["exp"], dt.UTC),
+            expires_at=dt.datetime.fromtimestamp(expires, dt.UTC),
         )
 
     @staticmethod

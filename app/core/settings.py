@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("var")
@@ -18,6 +18,8 @@ DEFAULT_DATA_DIR = Path("var")
 # and kept in ``<data_dir>/dev-secrets.json`` so that tokens survive a restart; in production a
 # missing key stops the service.
 SECRET_NAMES = ("secret_key", "data_key", "index_key")
+OWASP_ARGON2_MEMORY_KIB = 19 * 1024
+RATE_LIMIT_SCHEMES = ("memory://", "redis://", "rediss://", "redis+unix://")
 
 
 class Settings(BaseSettings):
@@ -95,6 +97,26 @@ class Settings(BaseSettings):
         "(0: only by `aixin model refresh`)",
     )
 
+    rate_limit_storage_url: str = Field(
+        default="memory://",
+        description="Where rate-limit counters live: memory:// (this process only) or "
+        "redis://host:6379/0 (shared by every replica)",
+    )
+    rate_limit_key_prefix: str = Field(
+        default="aixin", pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="Prefix of Redis keys"
+    )
+    sign_in_failures_per_account: int = Field(
+        default=10, ge=1, le=10_000, description="Failed sign-ins per username per window"
+    )
+    sign_in_failures_per_address: int = Field(
+        default=100, ge=1, le=1_000_000, description="Failed sign-ins per client address per window"
+    )
+    sign_in_window_seconds: int = Field(default=900, ge=1, le=86_400)
+    claims_per_donor: int = Field(
+        default=10, ge=1, le=10_000, description="Claim attempts per donor per window"
+    )
+    claim_window_seconds: int = Field(default=60, ge=1, le=86_400)
+
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -124,6 +146,21 @@ class Settings(BaseSettings):
                     "AIXIN_DATA_KEY, AIXIN_INDEX_KEY and AIXIN_ENV=production before serving "
                     "real users\n"
                 )
+        return self
+
+    @field_validator("rate_limit_storage_url")
+    @classmethod
+    def _known_storage(cls, url: str) -> str:
+        if not url.removeprefix("async+").startswith(RATE_LIMIT_SCHEMES):
+            raise ValueError("the rate-limit storage must be memory:// or a redis:// URL")
+        return url
+
+    @model_validator(mode="after")
+    def _owasp_argon2(self) -> Settings:
+        # OWASP's floor for argon2id: 19 MiB, 2 passes, 1 lane; production never stores less.
+        weak = self.argon2_memory_kib < OWASP_ARGON2_MEMORY_KIB or self.argon2_time_cost < 2
+        if self.env == "production" and weak:
+            raise ValueError("production needs argon2 memory >= 19456 KiB and time cost >= 2")
         return self
 
     @property

@@ -7,6 +7,7 @@ request's transaction each time, so no personal data leaves this module unlogged
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -77,6 +78,20 @@ async def _get_with_village(
     if row is None:
         raise _not_found(household_id)
     return row[0], row[1]
+
+
+async def log_replay(session: AsyncSession, actor_id: int, body: bytes) -> None:
+    """Log an Idempotency-Key replay of a household's creation: it discloses the record again."""
+    session.add(
+        HouseholdAccess(
+            household_id=int(json.loads(body)["id"]),
+            actor_id=actor_id,
+            action="replay",
+            request_id=current_request_id(),
+            at=utcnow(),
+        )
+    )
+    await session.flush()
 
 
 async def _disclose(

@@ -11,6 +11,7 @@ from app.accounts.models import User
 from app.core.db import SessionDep
 from app.core.errors import NotFound, PreconditionFailed, PreconditionRequired
 from app.core.pagination import Cursor, Limit
+from app.core.ratelimit import RATE_LIMITED, RateLimitsDep
 from app.core.settings import Settings
 from app.events import service as events_service
 from app.events.schemas import EventList, EventRead
@@ -188,11 +189,17 @@ async def review_need(
     return await _result(session, admin, need_id, None)
 
 
-@router.post("/{need_id}/claim", response_model=ActionResult, status_code=201)
+@router.post(
+    "/{need_id}/claim", response_model=ActionResult, status_code=201, responses=RATE_LIMITED
+)
 async def claim_need(
-    session: SessionDep, user: CurrentUser, need_id: NeedId, request: Request
+    session: SessionDep, user: CurrentUser, need_id: NeedId, request: Request, limits: RateLimitsDep
 ) -> ActionResult:
-    """Claim a published need: first come, first served; everyone else gets 409."""
+    """Claim a published need: first come, first served; everyone else gets 409.
+
+    A donor claiming faster than the configured rate gets 429 with Retry-After.
+    """
+    await limits.claim(user.id)
     _, pairing = await service.claim(session, user, need_id, _settings(request))
     return await _result(session, user, need_id, pairing)
 
