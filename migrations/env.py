@@ -14,6 +14,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from app.core.db import UTCDateTime, make_engine
+from app.core.migrations import run_in_transaction
 from app.core.models import metadata
 from app.core.settings import get_settings
 
@@ -44,9 +45,10 @@ def run_migrations(connection: Connection) -> None:
 
 async def run_async_migrations() -> None:
     engine = make_engine(get_settings())
-    async with engine.begin() as connection:
-        await connection.run_sync(run_migrations)
-    await engine.dispose()
+    try:
+        await run_in_transaction(engine, run_migrations)
+    finally:
+        await engine.dispose()
 
 
 def run_offline() -> None:

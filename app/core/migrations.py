@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -48,14 +49,47 @@ def _current(connection: Connection) -> set[str]:
     return set(MigrationContext.configure(connection).get_current_heads())
 
 
+def _sqlite_foreign_keys(connection: Connection, enabled: bool) -> None:
+    # On the driver's connection, outside any transaction: SQLite ignores this pragma inside one.
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute(f"PRAGMA foreign_keys={'ON' if enabled else 'OFF'}")
+    cursor.close()
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if dangling:
+        raise RuntimeError(f"the migration leaves rows that refer to nothing: {dangling[:5]}")
+
+
+async def run_in_transaction(engine: AsyncEngine, migrate: Callable[[Connection], None]) -> None:
+    """Run ``migrate`` in one transaction on a connection of ``engine``.
+
+    On SQLite, batch mode recreates a table to alter it, and dropping a table that other rows
+    refer to fails while foreign keys are enforced; so, as SQLite's ALTER TABLE procedure
+    prescribes, enforcement is off during the migration, every reference is checked before it
+    commits, and enforcement is back on before the connection returns to the pool.
+    """
+    async with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            await connection.run_sync(_sqlite_foreign_keys, False)
+        try:
+            async with connection.begin():
+                await connection.run_sync(migrate)
+                if sqlite:
+                    await connection.run_sync(_check_foreign_keys)
+        finally:
+            if sqlite:
+                await connection.run_sync(_sqlite_foreign_keys, True)
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    async with engine.begin() as connection:
-        await connection.run_sync(_upgrade, revision)
+    await run_in_transaction(engine, lambda connection: _upgrade(connection, revision))
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
-    async with engine.begin() as connection:
-        await connection.run_sync(_downgrade, revision)
+    await run_in_transaction(engine, lambda connection: _downgrade(connection, revision))
 
 
 async def current_revisions(engine: AsyncEngine) -> set[str]:
