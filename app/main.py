@@ -18,6 +18,7 @@ from app.core.limits import BodySizeLimitMiddleware
 from app.core.logging import RequestIdMiddleware, configure_logging
 from app.core.migrations import head_revisions
 from app.core.models import metadata as _all_models  # noqa: F401  (registers every model)
+from app.core.openapi import API_PREFIX, install_openapi
 from app.core.ratelimit import RateLimits
 from app.core.security import Passwords, Tokens
 from app.core.settings import Settings, get_settings
@@ -33,7 +34,6 @@ from app.pairings.router import router as pairings_router
 from app.regions.router import router as regions_router
 from app.stats.router import router as stats_router
 
-API_PREFIX = "/api/v1"
 DESCRIPTION = """
 Aixin (爱心对接) matches the concrete needs of poor households, posted by village administrators,
 with donors who claim them or leave offers in a pool, and follows every pairing to its end.
@@ -112,4 +112,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health_router)
     app.include_router(api_router())
+    install_openapi(app)
     return app

@@ -20,11 +20,16 @@ from app.accounts.schemas import (
     TokenPair,
 )
 from app.core.db import SessionDep
+from app.core.openapi import link, links
 from app.core.ratelimit import RATE_LIMITED, RateLimitsDep, client_address
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 me_router = APIRouter(tags=["auth"])
 admins_router = APIRouter(prefix="/admins", tags=["admins"])
+CREATED_LINKS = links(
+    201,
+    ReadAdmin=link("GET", "/admins/{admin_id}", "The new admin", admin_id="$response.body#/id"),
+)
 
 
 @auth_router.post("/register", response_model=Me, status_code=status.HTTP_201_CREATED)
@@ -70,7 +75,9 @@ async def update_me(session: SessionDep, donor: Donor, body: MeUpdate) -> Me:
     return Me.model_validate(await service.update_donor(session, donor, body))
 
 
-@admins_router.post("", response_model=AdminRead, status_code=status.HTTP_201_CREATED)
+@admins_router.post(
+    "", response_model=AdminRead, status_code=status.HTTP_201_CREATED, responses=CREATED_LINKS
+)
 async def create_admin(
     session: SessionDep, passwords: PasswordsDep, admin: Admin, body: AdminCreate
 ) -> AdminRead:
@@ -84,7 +91,7 @@ async def list_admins(
     session: SessionDep,
     scope: AdminScope,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> AdminList:
     """The admins inside the caller's scope."""
     admins, total = await service.list_admins(session, scope, limit=limit, offset=offset)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
+from starlette.routing import Match
 
 from app.core.logging import current_request_id
 
@@ -155,6 +156,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     for status in (401, 403, 404, 409, 422, 503)
 }
 
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -218,9 +220,25 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     status = exc.status_code
     code = _HTTP_CODES.get(status, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).phrase
+    headers = dict(exc.headers or {})
     if status == 404 and detail == "Not Found":
         detail = f"No route for {request.method} {request.url.path}"
-    return problem_response(status, code, detail, headers=exc.headers)
+    if status == 405:
+        headers["Allow"] = _allowed_methods(request)
+    return problem_response(status, code, detail, headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the request's path answers to (the router names only its first route's)."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+    return ", ".join(allowed)
 
 
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:

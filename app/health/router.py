@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from app.core.errors import ServiceUnavailable
 from app.core.migrations import current_revisions
+from app.core.openapi import problems
 
 router = APIRouter(tags=["operations"])
 
@@ -27,7 +28,7 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", response_model=Readiness)
+@router.get("/readyz", response_model=Readiness, responses=problems(503))
 async def readyz(request: Request) -> Readiness:
     """The database answers and its schema is at the migrations' head."""
     heads: set[str] = request.app.state.migration_heads

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 
 from app.accounts.deps import Admin, AdminScope
 from app.core.crypto import Vault
 from app.core.db import SessionDep, writes
-from app.core.errors import PROBLEM_MEDIA_TYPE, PreconditionFailed, Problem
+from app.core.errors import PreconditionFailed
+from app.core.openapi import link, links, problems
 from app.core.pagination import Cursor, Limit, Page
 from app.households import service
 from app.households.schemas import (
@@ -23,13 +24,26 @@ from app.households.schemas import (
 router = APIRouter(prefix="/households", tags=["households"])
 
 HouseholdId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-PRECONDITION_RESPONSES: dict[int | str, dict[str, Any]] = {
-    412: {
-        "model": Problem,
-        "content": {PROBLEM_MEDIA_TYPE: {}},
-        "description": "Precondition Failed",
-    }
-}
+_REGISTERED = "$response.body#/id"
+REGISTERED_LINKS = links(
+    201,
+    PostNeed=link(
+        "POST",
+        "/needs",
+        "Post a need for the household",
+        request_body={"household_id": _REGISTERED},
+    ),
+    ReadHousehold=link(
+        "GET", "/households/{household_id}", "The household", household_id=_REGISTERED
+    ),
+    EditHousehold=link(
+        "PATCH",
+        "/households/{household_id}",
+        "Edit the household at the version just returned",
+        household_id=_REGISTERED,
+        **{"header.if-match": "$response.header.ETag"},
+    ),
+)
 
 
 def get_vault(request: Request) -> Vault:
@@ -58,7 +72,12 @@ def _tag(response: Response, household: HouseholdRead) -> HouseholdRead:
     return household
 
 
-@router.post("", response_model=HouseholdRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=HouseholdRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=REGISTERED_LINKS,
+)
 async def register_household(
     session: SessionDep,
     vault: VaultDep,
@@ -109,7 +128,7 @@ async def read_household(
     return _tag(response, await service.read_household(session, vault, admin, household_id))
 
 
-@router.patch("/{household_id}", response_model=HouseholdRead, responses=PRECONDITION_RESPONSES)
+@router.patch("/{household_id}", response_model=HouseholdRead, responses=problems(412))
 async def edit_household(
     session: SessionDep,
     vault: VaultDep,

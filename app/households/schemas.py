@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     model_validator,
 )
@@ -78,7 +79,7 @@ class HouseholdCreate(BaseModel):
     phone: Phone
     size: Size
     support_category: SupportCategory = Field(description=CATEGORY_DOC)
-    key_household: bool = Field(default=False, description="重点帮扶对象")
+    key_household: StrictBool = Field(default=False, description="重点帮扶对象")
     main_helper: Helper | None = Field(default=None, description="The main helper (帮扶责任人)")
     liaison: Helper | None = Field(default=None, description="The liaison (联络人)")
 
@@ -96,7 +97,7 @@ class HouseholdUpdate(BaseModel):
     phone: Phone | None = None
     size: Size | None = None
     support_category: SupportCategory | None = Field(default=None, description=CATEGORY_DOC)
-    key_household: bool | None = None
+    key_household: StrictBool | None = None
     main_helper: Helper | None = None
     liaison: Helper | None = None
 

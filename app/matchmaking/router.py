@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Request, status
 
 from app.accounts.deps import Admin, AdminScope, CurrentUser
 from app.core.db import SessionDep
+from app.core.openapi import link, links
 from app.core.pagination import Cursor, Limit
 from app.core.settings import Settings
 from app.matchmaking import proposals, service
@@ -30,6 +31,24 @@ proposals_router = APIRouter(prefix="/pairings", tags=["pairings"])
 
 RunId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 PairingId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+_RUN = "$response.body#/id"
+STARTED_LINKS = links(
+    201,
+    ReadRun=link("GET", "/matching/runs/{run_id}", "The run", run_id=_RUN),
+    RunPairings=link(
+        "GET", "/matching/runs/{run_id}/pairings", "The pairings it proposed", run_id=_RUN
+    ),
+)
+_FIRST = "$response.body#/items/0/id"
+PROPOSED_LINKS = links(
+    200,
+    AcceptProposal=link(
+        "POST", "/pairings/{pairing_id}/accept", "The donor accepts", pairing_id=_FIRST
+    ),
+    DeclineProposal=link(
+        "POST", "/pairings/{pairing_id}/decline", "The donor declines", pairing_id=_FIRST
+    ),
+)
 
 
 def _settings(request: Request) -> Settings:
@@ -37,7 +56,9 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-@runs_router.post("", response_model=RunResult, status_code=status.HTTP_201_CREATED)
+@runs_router.post(
+    "", response_model=RunResult, status_code=status.HTTP_201_CREATED, responses=STARTED_LINKS
+)
 async def start_run(
     session: SessionDep, admin: Admin, body: RunCreate, request: Request
 ) -> RunResult:
@@ -71,7 +92,7 @@ async def read_run(session: SessionDep, scope: AdminScope, run_id: RunId) -> Run
     return RunRead.model_validate(await service.get_run(session, scope, run_id))
 
 
-@runs_router.get("/{run_id}/pairings", response_model=RunPairingPage)
+@runs_router.get("/{run_id}/pairings", response_model=RunPairingPage, responses=PROPOSED_LINKS)
 async def read_run_pairings(
     session: SessionDep,
     scope: AdminScope,

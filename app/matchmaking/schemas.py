@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from app.needs.schemas import Category
 from app.pairings.schemas import PairingStatus
@@ -23,7 +23,8 @@ class RunCreate(BaseModel):
     categories: Annotated[list[Category], Field(min_length=1)] | None = Field(
         default=None, description="Only these categories (all when omitted)"
     )
-    dry_run: bool = Field(
+    # Strict: a lax "no" or 0 would be read as false and run for real.
+    dry_run: StrictBool = Field(
         default=False, description="Compute and report the pairs without proposing them"
     )
 

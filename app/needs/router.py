@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
@@ -10,6 +10,7 @@ from app.accounts.deps import Admin, CurrentUser
 from app.accounts.models import User
 from app.core.db import SessionDep
 from app.core.errors import NotFound, PreconditionFailed, PreconditionRequired
+from app.core.openapi import link, links, problems
 from app.core.pagination import Cursor, Limit
 from app.core.ratelimit import RATE_LIMITED, RateLimitsDep
 from app.core.settings import Settings
@@ -40,6 +41,52 @@ from app.pairings.schemas import PairingRead
 router = APIRouter(prefix="/needs", tags=["needs"])
 
 NeedId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+# -- links: the next steps of a need's life, for clients and the stateful fuzzer --------------
+
+
+def _step(action: str, description: str, need_id: str = "$request.path.need_id") -> dict[str, Any]:
+    return link("POST", f"/needs/{{need_id}}/{action}", description, need_id=need_id)
+
+
+_POSTED = "$response.body#/id"
+POSTED_LINKS = links(
+    201,
+    ClaimNeed=_step("claim", "A donor claims the published need", _POSTED),
+    ReviewNeed=_step("review", "An admin reviews a need that waits for review", _POSTED),
+    CancelNeed=_step("cancel", "An admin withdraws the need", _POSTED),
+    ReadNeed=link("GET", "/needs/{need_id}", "The need as posted", need_id=_POSTED),
+    EditNeed=link(
+        "PATCH",
+        "/needs/{need_id}",
+        "Edit the need at the version just returned",
+        need_id=_POSTED,
+        **{"header.if-match": "$response.header.ETag"},
+    ),
+)
+BROWSED_LINKS = links(
+    200, ClaimNeed=_step("claim", "Claim the first need of the page", "$response.body#/items/0/id")
+)
+REVIEWED_LINKS = links(200, ClaimNeed=_step("claim", "A donor claims the approved need"))
+CLAIMED_LINKS = links(
+    201,
+    DeliverNeed=_step("deliver", "The claiming donor hands the need over"),
+    ReleaseNeed=_step("release", "The claiming donor gives the need back"),
+)
+RELEASED_LINKS = links(200, ClaimNeed=_step("claim", "The need is published again"))
+DELIVERED_LINKS = links(
+    200,
+    ConfirmNeed=_step("confirm", "The village admin confirms receipt"),
+    DisputeNeed=_step("dispute", "The village admin reports it was not received"),
+)
+DISPUTED_LINKS = links(200, DeliverNeed=_step("deliver", "The donor delivers again"))
+CONFIRMED_LINKS = links(
+    200,
+    NeedEvents=link(
+        "GET", "/needs/{need_id}/events", "The need's history", need_id="$request.path.need_id"
+    ),
+)
 
 
 def _settings(request: Request) -> Settings:
@@ -105,7 +152,9 @@ def _version(if_match: str | None) -> int:
     return int(value)
 
 
-@router.post("", response_model=NeedRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "", response_model=NeedRead, status_code=status.HTTP_201_CREATED, responses=POSTED_LINKS
+)
 async def post_need(
     session: SessionDep, admin: Admin, body: NeedCreate, request: Request, response: Response
 ) -> NeedRead | NeedPublicRead:
@@ -116,7 +165,7 @@ async def post_need(
     return present(await service.get_view(session, admin, need.id), admin)
 
 
-@router.get("", response_model=NeedPage)
+@router.get("", response_model=NeedPage, responses=BROWSED_LINKS)
 async def browse_needs(
     session: SessionDep,
     user: CurrentUser,
@@ -162,7 +211,7 @@ async def read_need(
     return present(view, user)
 
 
-@router.patch("/{need_id}", response_model=NeedRead)
+@router.patch("/{need_id}", response_model=NeedRead, responses=problems(412, 428))
 async def edit_need(
     session: SessionDep,
     admin: Admin,
@@ -180,7 +229,7 @@ async def edit_need(
     return present(await service.get_view(session, admin, need.id), admin)
 
 
-@router.post("/{need_id}/review", response_model=ActionResult)
+@router.post("/{need_id}/review", response_model=ActionResult, responses=REVIEWED_LINKS)
 async def review_need(
     session: SessionDep, admin: Admin, need_id: NeedId, body: Review
 ) -> ActionResult:
@@ -190,7 +239,10 @@ async def review_need(
 
 
 @router.post(
-    "/{need_id}/claim", response_model=ActionResult, status_code=201, responses=RATE_LIMITED
+    "/{need_id}/claim",
+    response_model=ActionResult,
+    status_code=201,
+    responses={**RATE_LIMITED, **CLAIMED_LINKS},
 )
 async def claim_need(
     session: SessionDep, user: CurrentUser, need_id: NeedId, request: Request, limits: RateLimitsDep
@@ -204,7 +256,7 @@ async def claim_need(
     return await _result(session, user, need_id, pairing)
 
 
-@router.post("/{need_id}/release", response_model=ActionResult)
+@router.post("/{need_id}/release", response_model=ActionResult, responses=RELEASED_LINKS)
 async def release_need(
     session: SessionDep, user: CurrentUser, need_id: NeedId, body: OptionalReason | None = None
 ) -> ActionResult:
@@ -214,7 +266,7 @@ async def release_need(
     return await _result(session, user, need_id, pairing)
 
 
-@router.post("/{need_id}/deliver", response_model=ActionResult)
+@router.post("/{need_id}/deliver", response_model=ActionResult, responses=DELIVERED_LINKS)
 async def deliver_need(
     session: SessionDep, user: CurrentUser, need_id: NeedId, body: Deliver | None = None
 ) -> ActionResult:
@@ -223,7 +275,7 @@ async def deliver_need(
     return await _result(session, user, need_id, pairing)
 
 
-@router.post("/{need_id}/confirm", response_model=ActionResult)
+@router.post("/{need_id}/confirm", response_model=ActionResult, responses=CONFIRMED_LINKS)
 async def confirm_need(
     session: SessionDep, user: CurrentUser, need_id: NeedId, body: Confirm | None = None
 ) -> ActionResult:
@@ -232,7 +284,7 @@ async def confirm_need(
     return await _result(session, user, need_id, pairing)
 
 
-@router.post("/{need_id}/dispute", response_model=ActionResult)
+@router.post("/{need_id}/dispute", response_model=ActionResult, responses=DISPUTED_LINKS)
 async def dispute_need(
     session: SessionDep, user: CurrentUser, need_id: NeedId, body: WithReason, request: Request
 ) -> ActionResult:

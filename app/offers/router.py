@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, status
 
 from app.accounts.deps import CurrentUser
 from app.core.db import SessionDep
+from app.core.openapi import link, links
 from app.core.pagination import Cursor, Limit
 from app.offers import service
 from app.offers.schemas import OfferCreate, OfferPage, OfferRead, OfferStatus
@@ -15,9 +16,19 @@ from app.offers.schemas import OfferCreate, OfferPage, OfferRead, OfferStatus
 router = APIRouter(prefix="/offers", tags=["offers"])
 
 OfferId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+_POSTED = "$response.body#/id"
+POSTED_LINKS = links(
+    201,
+    ReadOffer=link("GET", "/offers/{offer_id}", "The offer", offer_id=_POSTED),
+    WithdrawOffer=link(
+        "POST", "/offers/{offer_id}/withdraw", "Take the offer out of the pool", offer_id=_POSTED
+    ),
+)
 
 
-@router.post("", response_model=OfferRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "", response_model=OfferRead, status_code=status.HTTP_201_CREATED, responses=POSTED_LINKS
+)
 async def post_offer(session: SessionDep, user: CurrentUser, body: OfferCreate) -> OfferRead:
     """Put a non-directed offer into the pool (donors)."""
     return OfferRead.model_validate(await service.create_offer(session, user, body))

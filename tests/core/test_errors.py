@@ -81,6 +81,22 @@ async def test_a_wrong_method_is_a_405_problem(http: AsyncClient) -> None:
 
 
 @pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/api/v1/me", "GET, PATCH"),
+        ("/api/v1/needs/1", "GET, PATCH"),
+        ("/api/v1/needs", "GET, POST"),
+    ],
+)
+async def test_a_405_allows_every_method_of_the_path(
+    http: AsyncClient, path: str, allowed: str
+) -> None:
+    response = await http.request("OPTIONS", path)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allowed
+
+
+@pytest.mark.parametrize(
     "offered", ["trace-1234", "a.b:c_d-E", "x" * 128], ids=["plain", "punctuation", "128-chars"]
 )
 async def test_a_sane_request_id_is_echoed(http: AsyncClient, offered: str) -> None:

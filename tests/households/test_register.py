@@ -183,6 +183,9 @@ async def test_a_mobile_or_landline_phone_is_accepted(
         {"head_name": "名" * 41},
         {"support_category": "cash"},
         {"main_helper": "帮" * 101},
+        # Not a JSON boolean: a lax parse would read "no" or 0 as false, "yes" or 1 as true.
+        {"key_household": "yes"},
+        {"key_household": 1},
     ],
 )
 async def test_a_body_outside_the_schema_is_refused(

@@ -14,7 +14,7 @@ from app.core.db import utcnow
 from app.needs.expiry import run_expiry
 from app.offers.models import Offer
 from app.pairings.models import Pairing
-from tests.factories import admin_headers, donor_headers, make_household, post_need
+from tests.factories import admin_headers, assert_problem, donor_headers, make_household, post_need
 
 Headers = dict[str, str]
 VILLAGE_A, VILLAGE_B = "430525101201", "430525102201"
@@ -89,6 +89,20 @@ async def test_a_dry_run_reports_pairs_without_proposing(
     assert (await client.get("/api/v1/pairings?status=proposed", headers=donor)).json()[
         "items"
     ] == []
+
+
+@pytest.mark.parametrize("dry_run", [0, "no", "false", None])
+async def test_a_dry_run_flag_that_is_not_a_boolean_is_refused_and_runs_nothing(
+    client: AsyncClient, county: Headers, dry_run: object
+) -> None:
+    # A lax parse read 0 as false and ran for real (found by fuzzing).
+    await need_in(client, county, VILLAGE_A)
+    await offer(client, await donor_headers(client))
+    body = {"scope": "430525", "dry_run": dry_run}
+    response = await client.post("/api/v1/matching/runs", json=body, headers=county)
+    assert_problem(response, 422, "validation_failed")
+    runs = await client.get("/api/v1/matching/runs", headers=county)
+    assert runs.json()["items"] == []
 
 
 async def test_a_run_never_proposes_a_need_twice(client: AsyncClient, county: Headers) -> None:
