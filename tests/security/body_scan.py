@@ -96,10 +96,23 @@ def _head_name_of(request: Request) -> str | None:
     return name.strip() if isinstance(name, str) and len(name.strip()) >= 2 else None
 
 
+def _without_display_names(value: Any) -> Any:
+    # A donor's display name is the donor's own public name (the roll of honour shows it), and
+    # may by chance be a head's name too: it is no household's data.
+    if isinstance(value, dict):
+        return {
+            key: "" if key == "display_name" else _without_display_names(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_without_display_names(item) for item in value]
+    return value
+
+
 def _text_of(response: Response) -> str:
     # JSON is scanned as re-rendered without escapes, so that "\\u5218" cannot hide a name.
     try:
-        return json.dumps(response.json(), ensure_ascii=False)
+        return json.dumps(_without_display_names(response.json()), ensure_ascii=False)
     except ValueError:
         return response.text
 

@@ -118,6 +118,17 @@ async def test_a_name_sent_to_a_donor_is_a_finding(engine: AsyncEngine) -> None:
     ]
 
 
+async def test_a_donors_display_name_is_not_a_head_name_finding(engine: AsyncEngine) -> None:
+    """A donor may call themself what a head is called; the name elsewhere is still a leak."""
+    scan = Scan(head_names={HEAD_NAME})
+    request = Request("GET", "http://aixin.test/api/v1/me", headers=bearer({"role": "donor"}))
+    body = {"items": [{"display_name": HEAD_NAME}], "note": f"{HEAD_NAME}家"}
+    await scanner(TEST_SECRET, engine, scan)["response"][0](
+        Response(200, json=body, request=request)
+    )
+    assert [f.what for f in scan.findings] == [f"head name {HEAD_NAME}"]
+
+
 async def test_personal_data_sent_to_an_admin_without_its_log_row_is_a_finding(
     engine: AsyncEngine,
 ) -> None:
