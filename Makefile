@@ -52,5 +52,6 @@ simulate: install  ## A year of Dongkou county under both policies, same seed (a
 
 proof: install  ## Load at the best rate for 5 minutes, and a database outage, on a private PostgreSQL
 	$(BIN)/python -m benchmarks.proof_outage; status=$$?; \
+	$(BIN)/python -m benchmarks.proof_outage --mode freeze --timeout 60 || status=1; \
 	$(BIN)/python -m benchmarks.proof_load --hold $${PROOF_HOLD:-300} || status=1; \
 	$(BIN)/python -m benchmarks.proof_summary; exit $$status

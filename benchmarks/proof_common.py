@@ -14,6 +14,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -93,8 +94,27 @@ class PrivatePostgres:
         )  # fmt: skip
 
     def stop(self) -> None:
-        """Stop the server the fast way: open sessions are cut, as in a crash of the network."""
+        """Stop the server the fast way: open sessions are cut, new ones refused."""
         self._run(_postgres_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def _processes(self) -> list[int]:
+        """The postmaster and every process it started."""
+        postmaster = (self.data / "postmaster.pid").read_text().split()[0]
+        children = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", postmaster], capture_output=True, text=True, check=True
+        ).stdout.split()
+        return [int(postmaster), *map(int, children)]
+
+    def freeze(self) -> None:
+        """Suspend every server process: connections stay open and nothing answers, as when
+        the database's machine hangs or the network drops packets."""
+        for pid in self._processes():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """Resume the suspended server processes."""
+        for pid in self._processes():
+            os.kill(pid, signal.SIGCONT)
 
 
 @contextlib.contextmanager

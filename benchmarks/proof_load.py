@@ -211,19 +211,29 @@ def sustained(step: dict[str, Any], p99_ms: float) -> bool:
     return bool(step["errors"] == 0 and step["p99_ms"] < p99_ms)
 
 
+async def step_at(workload: Workload, rate: float, args: argparse.Namespace) -> dict[str, Any]:
+    """One ramp step: ``rate`` for ``args.step`` seconds, summarised."""
+    await proof.sign_in_again(workload.http, workload.people)
+    step = summarise(await proof.open_loop(rate, args.step, workload.choose), args.step)
+    step["rate"] = rate
+    print(f"  {rate:7.1f}/s  p99 {step['p99_ms']:7.1f} ms  errors {step['errors']}", flush=True)
+    return step
+
+
 async def ramp(workload: Workload, args: argparse.Namespace) -> tuple[float, list[dict[str, Any]]]:
-    """Climb the rate until a step fails; the last rate that passed (0 if none)."""
+    """Climb the rate until a step fails, then try once halfway back; the best rate that passed
+    (0 if none)."""
     steps: list[dict[str, Any]] = []
     rate, best = args.start_rate, 0.0
     while rate <= args.max_rate:
-        await proof.sign_in_again(workload.http, workload.people)
-        step = summarise(await proof.open_loop(rate, args.step, workload.choose), args.step)
-        step["rate"] = rate
-        steps.append(step)
-        print(f"  {rate:7.1f}/s  p99 {step['p99_ms']:7.1f} ms  errors {step['errors']}", flush=True)
-        if not sustained(step, args.p99):
+        steps.append(await step_at(workload, rate, args))
+        if not sustained(steps[-1], args.p99):
             break
         best, rate = rate, round(rate * args.factor, 1)
+    halfway = round((best + rate) / 2, 1)
+    if best and best < halfway < rate <= args.max_rate:
+        steps.append(await step_at(workload, halfway, args))
+        best = halfway if sustained(steps[-1], args.p99) else best
     return best, steps
 
 

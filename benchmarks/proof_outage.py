@@ -6,9 +6,14 @@ steady rate: half writes (households by the county admin, offers by donors, thes
 Idempotency-Key), half reads (browse, one's own account, a region). The database is stopped with
 ``pg_ctl stop -m fast`` (open sessions are cut) and started again; uvicorn is never restarted.
 
+With ``--mode freeze`` the server's processes are suspended instead (SIGSTOP, then SIGCONT):
+its connections stay open and nothing answers, as when its machine hangs or the network drops
+packets. Only the service's own timeouts (connect, statement, pool) bound the wait then.
+
 Checked, each a line of the verdict:
-- every request sent while the database is down gets 503 problem details with Retry-After,
-  within the timeout (``--timeout``); no request anywhere gets another 5xx or goes unanswered;
+- every request sent while the database is down gets 503 problem details with Retry-After
+  (frozen: that, or a success once the freeze ends), within the timeout (``--timeout``); no
+  request anywhere gets another 5xx or goes unanswered;
 - after the start, every request succeeds again within ``--recovery`` seconds (5);
 - every write the service acknowledged (201 and its id) is in the database afterwards.
 """
@@ -88,16 +93,19 @@ def traffic(people: proof.People, http: httpx.AsyncClient, rng: random.Random) -
 
 
 async def outage(
-    cluster: proof.PrivatePostgres, moments: Moments, warm: float, down: float
+    cluster: proof.PrivatePostgres, moments: Moments, args: argparse.Namespace
 ) -> None:
-    """Stop the database after ``warm`` seconds, start it ``down`` seconds later."""
-    await asyncio.sleep(warm)
+    """Stop (or freeze) the database after ``--warm`` seconds, start (or thaw) it ``--outage``
+    seconds later."""
+    actions = {"stop": (cluster.stop, cluster.start), "freeze": (cluster.freeze, cluster.thaw)}
+    stop, start = actions[args.mode]
+    await asyncio.sleep(args.warm)
     moments.stop_begin = time.monotonic()
-    await asyncio.to_thread(cluster.stop)
+    await asyncio.to_thread(stop)
     moments.stop_done = time.monotonic()
-    await asyncio.sleep(down)
+    await asyncio.sleep(args.outage)
     moments.start_begin = time.monotonic()
-    await asyncio.to_thread(cluster.start)
+    await asyncio.to_thread(start)
     moments.start_done = time.monotonic()
 
 
@@ -109,24 +117,38 @@ def well_formed_503(sample: proof.Sample) -> bool:
     )
 
 
+def answered(sample: proof.Sample) -> bool:
+    return 200 <= sample.status < 300 or well_formed_503(sample)
+
+
+# A stopped server refuses at once, so every request meets a 503; a frozen one holds its open
+# connections, so a request may also wait out the freeze and succeed (within the timeout).
+EXPECTED_WHILE_DOWN = {
+    "stop": ("503 problem + Retry-After", well_formed_503),
+    "freeze": ("2xx, or 503 problem + Retry-After", answered),
+}
+
+
 def verdict(
-    samples: Sequence[proof.Sample], moments: Moments, timeout: float, recovery_limit: float
+    samples: Sequence[proof.Sample], moments: Moments, args: argparse.Namespace
 ) -> dict[str, Any]:
     """The checks of the outage, each with what was seen."""
+    expected, meets = EXPECTED_WHILE_DOWN[args.mode]
     down = [s for s in samples if moments.stop_done <= s.due < moments.start_begin]
     after = [s for s in samples if s.due >= moments.start_done]
     failed_after = [s.due for s in after if not 200 <= s.status < 300]
     recovery = max(failed_after, default=moments.start_done) - moments.start_done
-    bad = [s for s in samples if not (200 <= s.status < 300 or well_formed_503(s))]
+    bad = [s for s in samples if not answered(s)]
     return {
         "requests_while_down": len(down),
-        "all_503_problem_with_retry_after_while_down": all(well_formed_503(s) for s in down),
+        "expected_while_down": expected,
+        "all_as_expected_while_down": all(meets(s) for s in down),
         "slowest_while_down_ms": round(max((s.latency_ms for s in down), default=0.0), 1),
-        "none_slower_than_timeout": all(s.latency_ms <= timeout * 1000 for s in samples),
+        "none_slower_than_timeout": all(s.latency_ms <= args.timeout * 1000 for s in samples),
         "other_failures": len(bad),
         "other_failures_sample": [asdict(s) for s in bad[:5]],
         "recovery_seconds": round(recovery, 2),
-        "recovered_in_time": recovery <= recovery_limit,
+        "recovered_in_time": recovery <= args.recovery,
         "first_success_after_start_s": round(
             min((s.done for s in after if 200 <= s.status < 300), default=float("nan"))
             - moments.start_done,
@@ -166,26 +188,31 @@ async def prove(
     args: argparse.Namespace, cluster: proof.PrivatePostgres, workdir: Path
 ) -> dict[str, Any]:
     settings = proof.prepare_database(cluster, workdir)
-    env = SERVER_ENV | {"AIXIN_DB_CONNECT_TIMEOUT_SECONDS": str(args.connect_timeout)}
+    env = SERVER_ENV | {
+        "AIXIN_DB_CONNECT_TIMEOUT_SECONDS": str(args.connect_timeout),
+        "AIXIN_DB_COMMAND_TIMEOUT_SECONDS": str(args.command_timeout),
+    }
     with proof.serve(settings, workdir / "server.log", env) as base_url:
         async with proof.client(base_url) as http:
             people = await proof.make_people(http, settings, donors=20)
             moments = Moments()
             seconds = args.warm + args.outage + args.after
-            controller = asyncio.create_task(outage(cluster, moments, args.warm, args.outage))
+            controller = asyncio.create_task(outage(cluster, moments, args))
             http.timeout = httpx.Timeout(args.timeout)
             samples = await proof.open_loop(
                 args.rate, seconds, traffic(people, http, random.Random(1))
             )
             await controller
     result = {
+        "mode": args.mode,
         "rate": args.rate,
+        "service_timeouts_s": {"connect": args.connect_timeout, "command": args.command_timeout},
         "seconds": {"warm": args.warm, "outage": args.outage, "after": args.after},
         "timeout_s": args.timeout,
         "stop_took_s": round(moments.stop_done - moments.stop_begin, 2),
         "start_took_s": round(moments.start_done - moments.start_begin, 2),
         "overall": asdict(proof.Summary.of(samples, seconds)),
-        "outage": verdict(samples, moments, args.timeout, args.recovery),
+        "outage": verdict(samples, moments, args),
         "durability": durability(samples, await stored_ids(settings), moments),
         "timeline": timeline(samples, moments),
     }
@@ -211,7 +238,7 @@ def passed(result: dict[str, Any]) -> bool:
     outage, stored = result["outage"], result["durability"]
     return bool(
         outage["requests_while_down"]
-        and outage["all_503_problem_with_retry_after_while_down"]
+        and outage["all_as_expected_while_down"]
         and outage["none_slower_than_timeout"]
         and outage["other_failures"] == 0
         and outage["recovered_in_time"]
@@ -228,11 +255,16 @@ def main() -> None:
     parser.add_argument("--after", type=float, default=30, help="seconds of load after the start")
     parser.add_argument("--timeout", type=float, default=10, help="the longest a request may take")
     parser.add_argument("--recovery", type=float, default=5, help="seconds allowed to recover")
+    parser.add_argument(
+        "--mode", choices=["stop", "freeze"], default="stop", help="stop the server, or suspend it"
+    )
     parser.add_argument("--connect-timeout", type=float, default=5, help="the service's setting")
+    parser.add_argument("--command-timeout", type=float, default=5, help="the service's setting")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir, proof.private_postgres() as cluster:
         result = asyncio.run(prove(args, cluster, Path(workdir)))
-        proof.write_result("proof_outage", result, Path(workdir) / "server.log")
+        name = "proof_outage" if args.mode == "stop" else "proof_outage_freeze"
+        proof.write_result(name, result, Path(workdir) / "server.log")
     print(json.dumps({k: v for k, v in result.items() if k != "timeline"}, indent=2))
     sys.exit(0 if result["passed"] else 1)
 

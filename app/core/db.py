@@ -116,8 +116,12 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def make_engine(settings: Settings) -> AsyncEngine:
-    """An async engine for ``settings.database_url`` with the service's connection rules."""
+def make_engine(settings: Settings, *, command_timeout: float | None = None) -> AsyncEngine:
+    """An async engine for ``settings.database_url`` with the service's connection rules.
+
+    ``command_timeout`` bounds each PostgreSQL statement, in seconds (None: no bound, as a
+    migration building an index on a large table needs).
+    """
     url = settings.database_url
     if settings.is_sqlite:
         database = url.split("///", 1)[1] if "///" in url else ""
@@ -142,7 +146,10 @@ def make_engine(settings: Settings) -> AsyncEngine:
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
         pool_pre_ping=True,
-        connect_args={"timeout": settings.db_connect_timeout_seconds},
+        connect_args={
+            "timeout": settings.db_connect_timeout_seconds,
+            "command_timeout": command_timeout,
+        },
     )
 
 
@@ -150,7 +157,7 @@ class Database:
     """An engine and its session factory, owned by one application instance."""
 
     def __init__(self, settings: Settings) -> None:
-        self.engine = make_engine(settings)
+        self.engine = make_engine(settings, command_timeout=settings.db_command_timeout_seconds)
         # Reads and writes share the pool; writes begin IMMEDIATE on SQLite (no-op elsewhere).
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.write_sessionmaker = async_sessionmaker(

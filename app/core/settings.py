@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=10, ge=0, le=200)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_command_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="The longest one PostgreSQL statement of the service may take: a database "
+        "that stops answering gets the request 503, not a wait without end",
+    )
     db_echo: bool = False
 
     secret_key: SecretStr | None = Field(default=None, description="Signs access tokens")

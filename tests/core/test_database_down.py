@@ -7,9 +7,13 @@ checks nothing, stays 200.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
 from httpx import ASGITransport, AsyncClient, Response
 
@@ -22,9 +26,12 @@ from tests.conftest import settings_for
 UNREACHABLE_URL = "postgresql+asyncpg://postgres@127.0.0.1:1/nothing"
 
 
-async def serve(database_url: str, data_dir: Path) -> AsyncIterator[AsyncClient]:
+async def serve(
+    database_url: str, data_dir: Path, **overrides: object
+) -> AsyncIterator[AsyncClient]:
     """A client of the real application on ``database_url``; 2 s to connect at most."""
-    app = create_app(settings_for(database_url, data_dir, db_connect_timeout_seconds=2))
+    settings = settings_for(database_url, data_dir, db_connect_timeout_seconds=2, **overrides)
+    app = create_app(settings)
     transport = ASGITransport(app=app, raise_app_exceptions=False)
     async with AsyncClient(transport=transport, base_url="http://aixin.test", timeout=10) as c:
         yield c
@@ -103,9 +110,21 @@ async def test_readyz_is_503_when_migrations_are_pending(unmigrated: AsyncClient
     assert all(head in body["detail"] for head in head_revisions())
 
 
-# -- a server that answers but will not serve: starting up, shutting down, full ----------------
+# -- a server that answers but will not serve: starting up, shutting down, full, frozen ---------
 
 _SSL_REQUEST = (80877103).to_bytes(4, "big")
+
+
+def _message(kind: bytes, payload: bytes) -> bytes:
+    return kind + (len(payload) + 4).to_bytes(4, "big") + payload
+
+
+async def _read_startup(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Read a client's startup message (declining TLS first if it asks)."""
+    payload = await reader.readexactly(int.from_bytes(await reader.readexactly(4)) - 4)
+    if payload[:4] == _SSL_REQUEST:
+        writer.write(b"N")  # no TLS; the client then sends its startup message
+        await reader.readexactly(int.from_bytes(await reader.readexactly(4)) - 4)
 
 
 async def _refuse_session(
@@ -113,17 +132,43 @@ async def _refuse_session(
 ) -> None:
     """Speak just enough of the PostgreSQL protocol to refuse a session as the server does."""
     try:
-        payload = await reader.readexactly(int.from_bytes(await reader.readexactly(4)) - 4)
-        if payload[:4] == _SSL_REQUEST:
-            writer.write(b"N")  # no TLS; the client then sends its startup message
-            await reader.readexactly(int.from_bytes(await reader.readexactly(4)) - 4)
-        fields = f"SFATAL\0VFATAL\0C{sqlstate}\0M{message}\0\0".encode()
-        writer.write(b"E" + (len(fields) + 4).to_bytes(4, "big") + fields)
+        await _read_startup(reader, writer)
+        writer.write(_message(b"E", f"SFATAL\0VFATAL\0C{sqlstate}\0M{message}\0\0".encode()))
         await writer.drain()
     except asyncio.IncompleteReadError:
         pass
     finally:
         writer.close()
+
+
+async def _open_session_then_freeze(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """Open a session as the server does, then answer nothing, like a frozen server."""
+    try:
+        await _read_startup(reader, writer)
+        writer.write(_message(b"R", (0).to_bytes(4, "big")))  # authenticated
+        for name, value in [("server_version", "15.0"), ("client_encoding", "UTF8")]:
+            writer.write(_message(b"S", f"{name}\0{value}\0".encode()))
+        writer.write(_message(b"K", (1).to_bytes(4, "big") * 2))
+        writer.write(_message(b"Z", b"I"))  # ready for query
+        await writer.drain()
+        while await reader.read(4096):
+            pass
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+@contextlib.asynccontextmanager
+async def fake_postgres(handler: Any) -> AsyncIterator[str]:
+    """A PostgreSQL URL on loopback whose server is ``handler``."""
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/x"
+        server.close()
 
 
 REFUSALS = {
@@ -137,12 +182,8 @@ REFUSALS = {
 async def refusing(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncClient]:
     """A client of an application whose database server refuses every session."""
     sqlstate, message = REFUSALS[request.param]
-    server = await asyncio.start_server(
-        lambda r, w: _refuse_session(r, w, sqlstate, message), "127.0.0.1", 0
-    )
-    port = server.sockets[0].getsockname()[1]
-    async with server:
-        async for client in serve(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/x", tmp_path):
+    async with fake_postgres(lambda r, w: _refuse_session(r, w, sqlstate, message)) as url:
+        async for client in serve(url, tmp_path):
             yield client
 
 
@@ -159,3 +200,13 @@ async def test_an_idempotent_post_is_503_while_the_database_refuses_sessions(
         "/api/v1/auth/register", json=body | {"kind": "individual"}, headers=headers
     )
     assert_unavailable(response)
+
+
+async def test_a_frozen_database_is_503_within_the_command_timeout(tmp_path: Path) -> None:
+    async with fake_postgres(_open_session_then_freeze) as url:
+        async for frozen in serve(url, tmp_path, db_command_timeout_seconds=1):
+            started = time.monotonic()
+            with anyio.fail_after(10):  # without a command timeout it would wait forever
+                response = await frozen.get("/api/v1/regions")
+            assert_unavailable(response)
+            assert time.monotonic() - started < 5
