@@ -154,14 +154,15 @@ async def mass_assignment_problems(world: World, operation: str, fields: set[str
     extras = {k: v for k, v in forbidden_fields(world).items() if k not in fields}
     assert extras, operation
     problems: list[str] = []
+    before = await database_state(world.engine)
     for name, value in extras.items():
-        before = await database_state(world.engine)
         tainted = dataclasses.replace(call, json={**call.json, name: value})
         response = await calls.send(world, spec.role, tainted)
         problems += [f"{operation} + {name}: {p}" for p in refusal_problems(response, name)]
         after = await database_state(world.engine)
         if changed := sorted(k for k in before if before[k] != after[k]):
             problems.append(f"{operation} + {name}: changed {', '.join(changed)}")
+        before = after
     response = await calls.send(world, spec.role, call)
     if response.status_code != spec.status:
         problems.append(f"{operation}: the valid body got {response.status_code} {response.text}")
