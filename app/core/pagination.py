@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 from collections.abc import Sequence
 from typing import Annotated, Any, Generic, TypeVar
@@ -51,9 +52,27 @@ def decode_cursor(cursor: str, *, length: int) -> list[Any]:
 def decode_id_cursor(cursor: str) -> int:
     """The id in a one-value cursor made by ``encode_cursor([id])``."""
     (value,) = decode_cursor(cursor, length=1)
-    if not isinstance(value, int) or isinstance(value, bool):
+    return cursor_int(value)
+
+
+def cursor_int(value: Any) -> int:
+    """An integer a cursor holds (an id, a rank): a JSON integer that fits 64 bits; else 422."""
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**63:
         raise Unprocessable("The cursor is not one this API made", code="invalid_cursor")
     return value
+
+
+def cursor_moment(value: Any) -> dt.datetime:
+    """A timestamp a cursor holds: ISO 8601 text with its zone (as the API writes it); else 422."""
+    try:
+        moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+        # A zone far from UTC at either end of the calendar cannot be converted.
+        utc = moment.astimezone(dt.UTC) if moment and moment.tzinfo else None
+    except (ValueError, OverflowError):
+        utc = None
+    if utc is None:
+        raise Unprocessable("The cursor is not one this API made", code="invalid_cursor")
+    return utc
 
 
 R = TypeVar("R")

@@ -25,7 +25,7 @@ from app.core.errors import (
     PreconditionFailed,
     Unprocessable,
 )
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import cursor_int, cursor_moment, decode_cursor, encode_cursor
 from app.core.scope import Scope
 from app.core.settings import Settings
 from app.events import service as events
@@ -215,13 +215,13 @@ def _cursor_values(sort: Sort, need: Need) -> list[object]:
 
 def _parse_cursor(sort: Sort, cursor: str) -> list[object]:
     values = decode_cursor(cursor, length=len(_SORT_KEYS[sort][0]))
+    if sort == "newest":
+        return [cursor_moment(values[0]), cursor_int(values[1])]
+    if sort == "urgent":
+        return [cursor_int(values[0]), cursor_moment(values[1]), cursor_int(values[2])]
     try:
-        if sort == "newest":
-            return [dt.datetime.fromisoformat(str(values[0])), int(values[1])]
-        if sort == "urgent":
-            return [int(values[0]), dt.datetime.fromisoformat(str(values[1])), int(values[2])]
-        return [dt.date.fromisoformat(str(values[0])), int(values[1])]
-    except (TypeError, ValueError) as exc:
+        return [dt.date.fromisoformat(str(values[0])), cursor_int(values[1])]
+    except ValueError as exc:
         raise Unprocessable("The cursor is not one this API made", code="invalid_cursor") from exc
 
 

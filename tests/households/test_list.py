@@ -6,7 +6,14 @@ import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 
-from tests.factories import DONGKOU_VILLAGE, OTHER_VILLAGE, admin_headers, make_household
+from app.core.pagination import encode_cursor
+from tests.factories import (
+    DONGKOU_VILLAGE,
+    OTHER_VILLAGE,
+    admin_headers,
+    assert_problem,
+    make_household,
+)
 from tests.households.conftest import Headers
 
 URL = "/api/v1/households"
@@ -128,6 +135,16 @@ async def test_the_cursor_pages_through_every_household_once(
             break
     assert [len(page) for page in pages] == [2, 2, 1]
     assert [i for page in pages for i in page] == created
+
+
+@pytest.mark.parametrize("last_id", [2**63, -(2**70), 1.5, "3"])
+async def test_a_forged_cursor_id_is_a_422(
+    client: AsyncClient, admin: Headers, last_id: object
+) -> None:
+    # An id past 64 bits overflowed the database's integer: a 500 (tests/fuzz/test_cursors.py).
+    cursor = encode_cursor([last_id])
+    response = await client.get(URL, params={"cursor": cursor}, headers=admin)
+    assert_problem(response, 422, "invalid_cursor")
 
 
 async def test_a_full_last_page_has_no_next_cursor(client: AsyncClient, admin: Headers) -> None:

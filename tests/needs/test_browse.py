@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 
-from tests.factories import admin_headers, donor_headers, make_household, post_need
+from tests.factories import admin_headers, assert_problem, donor_headers, make_household, post_need
 
 Headers = dict[str, str]
 
@@ -123,6 +126,30 @@ async def test_page_size_and_cursor_are_validated(client: AsyncClient) -> None:
         response = await client.get("/api/v1/needs", params=params, headers=donor)
         assert response.status_code == 422, params
         assert response.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize(
+    ("sort", "values"),
+    [
+        ("newest", ["00011001000000000", 1]),  # a timestamp without its zone
+        ("newest", ["2026-01-01T00:00:00", 1]),
+        ("newest", ["0001-01-01T00:00:00+05:00", 1]),  # before the calendar once in UTC
+        ("newest", ["2026-01-01T00:00:00+00:00", 2**64]),  # an id past 64 bits
+        ("newest", ["2026-01-01T00:00:00+00:00", "7"]),
+        ("urgent", [2**70, "2026-01-01T00:00:00+00:00", 1]),
+        ("deadline", ["2026-01-01", True]),
+    ],
+)
+async def test_a_forged_cursor_is_a_422_not_a_500(
+    client: AsyncClient, sort: str, values: list[object]
+) -> None:
+    # Found by forging cursors (tests/fuzz/test_cursors.py): a 500, or read as another value.
+    donor = await donor_headers(client)
+    raw = base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
+    response = await client.get(
+        "/api/v1/needs", params={"sort": sort, "cursor": raw}, headers=donor
+    )
+    assert_problem(response, 422, "invalid_cursor")
 
 
 async def test_browsing_needs_a_token(client: AsyncClient) -> None:
