@@ -97,24 +97,33 @@ class PrivatePostgres:
         """Stop the server the fast way: open sessions are cut, new ones refused."""
         self._run(_postgres_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
 
-    def _processes(self) -> list[int]:
-        """The postmaster and every process it started."""
-        postmaster = (self.data / "postmaster.pid").read_text().split()[0]
-        children = subprocess.run(
-            ["ps", "-o", "pid=", "--ppid", postmaster], capture_output=True, text=True, check=True
-        ).stdout.split()
-        return [int(postmaster), *map(int, children)]
+    def _postmaster(self) -> int:
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
+    def _children(self) -> set[int]:
+        listing = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(self._postmaster())],
+            capture_output=True,
+            text=True,
+        )
+        return {int(pid) for pid in listing.stdout.split()}
 
     def freeze(self) -> None:
         """Suspend every server process: connections stay open and nothing answers, as when
         the database's machine hangs or the network drops packets."""
-        for pid in self._processes():
-            os.kill(pid, signal.SIGSTOP)
+        # The postmaster first, so that it forks no backend the listing below would miss.
+        os.kill(self._postmaster(), signal.SIGSTOP)
+        stopped: set[int] = set()
+        while fresh := self._children() - stopped:
+            for pid in fresh:
+                os.kill(pid, signal.SIGSTOP)
+            stopped |= fresh
 
     def thaw(self) -> None:
         """Resume the suspended server processes."""
-        for pid in self._processes():
+        for pid in self._children():
             os.kill(pid, signal.SIGCONT)
+        os.kill(self._postmaster(), signal.SIGCONT)
 
 
 @contextlib.contextmanager

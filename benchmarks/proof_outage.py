@@ -148,6 +148,7 @@ def verdict(
         "other_failures": len(bad),
         "other_failures_sample": [asdict(s) for s in bad[:5]],
         "recovery_seconds": round(recovery, 2),
+        "p99_after_start_ms": round(proof.percentile([s.latency_ms for s in after], 99), 1),
         "recovered_in_time": recovery <= args.recovery,
         "first_success_after_start_s": round(
             min((s.done for s in after if 200 <= s.status < 300), default=float("nan"))

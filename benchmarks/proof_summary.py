@@ -58,7 +58,10 @@ def outage_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
         ),
         (f"outage ({mode}): slowest answer while down", f"{outage['slowest_while_down_ms']} ms"),
         (f"outage ({mode}): other failures (500, no answer)", str(outage["other_failures"])),
-        (f"outage ({mode}): serving again after the start", f"{outage['recovery_seconds']} s"),
+        (
+            f"outage ({mode}): serving again after the start",
+            f"{outage['recovery_seconds']} s (then p99 {outage['p99_after_start_ms']} ms)",
+        ),
         (
             f"outage ({mode}): acknowledged writes in the table",
             f"{stored['acknowledged'] - stored['missing']} of {stored['acknowledged']} "

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from app.core import breaker
 from app.core.errors import AppError
 from app.core.settings import Settings
 
@@ -158,6 +159,8 @@ class Database:
 
     def __init__(self, settings: Settings) -> None:
         self.engine = make_engine(settings, command_timeout=settings.db_command_timeout_seconds)
+        if not settings.is_sqlite:
+            breaker.install(self.engine, settings.db_connect_timeout_seconds)
         # Reads and writes share the pool; writes begin IMMEDIATE on SQLite (no-op elsewhere).
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.write_sessionmaker = async_sessionmaker(

@@ -179,15 +179,22 @@ _UNAVAILABLE_SQLSTATES = ("08", "53", "57P")
 
 
 def database_unreachable(exc: BaseException) -> bool:
-    """Whether ``exc`` means the database cannot serve right now (503), not a bug (500)."""
+    """Whether ``exc`` means the database cannot serve right now (503), not a bug (500).
+
+    ``exc`` may be SQLAlchemy's error or the driver's own (as a connection attempt raises it).
+    """
     if isinstance(exc, sa_exc.DBAPIError):
-        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
         return (
             exc.connection_invalidated
             or isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
-            or sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+            or _unavailable_state(exc.orig)
         )
-    return isinstance(exc, _UNAVAILABLE)
+    return isinstance(exc, _UNAVAILABLE) or _unavailable_state(exc)
+
+
+def _unavailable_state(exc: BaseException | None) -> bool:
+    sqlstate = getattr(exc, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
 
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:

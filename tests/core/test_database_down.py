@@ -16,9 +16,12 @@ from typing import Any
 import anyio
 import pytest
 from httpx import ASGITransport, AsyncClient, Response
+from sqlalchemy import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.errors import PROBLEM_MEDIA_TYPE
 from app.core.migrations import head_revisions
+from app.core.settings import Settings
 from app.main import create_app
 from tests.conftest import settings_for
 
@@ -210,3 +213,71 @@ async def test_a_frozen_database_is_503_within_the_command_timeout(tmp_path: Pat
                 response = await frozen.get("/api/v1/regions")
             assert_unavailable(response)
             assert time.monotonic() - started < 5
+
+
+# -- asking an unreachable database once a second, not once a request -------------------------
+
+
+async def test_while_the_database_refuses_the_service_asks_it_about_once_a_second(
+    tmp_path: Path,
+) -> None:
+    attempts = 0
+
+    async def count_then_refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal attempts
+        attempts += 1
+        await _refuse_session(reader, writer, "57P03", "the database system is starting up")
+
+    async with fake_postgres(count_then_refuse) as url:
+        async for client in serve(url, tmp_path):
+            for _ in range(10):
+                assert_unavailable(await client.get("/api/v1/regions"))
+    assert 1 <= attempts <= 2  # the first, and a probe if a second went by meanwhile
+
+
+class Switch:
+    """A loopback TCP proxy to PostgreSQL that can refuse connections, like a server that is
+    down, and forward them again."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.refusing = False
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.refusing:
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except ConnectionError:
+        pass
+    finally:
+        writer.close()
+
+
+async def test_the_service_serves_again_once_the_database_is_back(
+    settings: Settings, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    if settings.is_sqlite:
+        pytest.skip("a database server that goes away: PostgreSQL only")
+    upstream = make_url(settings.database_url)
+    switch = Switch(upstream.port or 5432)
+    switch.refusing = True
+    async with fake_postgres(switch.handle) as proxy:
+        url = make_url(proxy).set(database=upstream.database).render_as_string()
+        async for client in serve(url, tmp_path):
+            assert_unavailable(await client.get("/api/v1/regions"))
+            switch.refusing = False
+            for _ in range(100):  # the breaker lets a probe through after a second
+                response = await client.get("/api/v1/regions")
+                if response.status_code != 503:
+                    break
+                await asyncio.sleep(0.1)
+            assert response.status_code == 200
