@@ -54,11 +54,29 @@ RATE_LIMITED: dict[int | str, dict[str, Any]] = {
 }
 
 
+class ProcessMemoryStorage(MemoryStorage):
+    """``limits``' memory storage, with a ``clear`` that its own expiry task survives.
+
+    The library's periodic expiry task lists the keys, then reads each key's events after an
+    await; a ``clear`` in between (a right password clears the account's failures) removed the
+    events and the task died on a KeyError, logged as "Task exception was never retrieved", its
+    clean-up pass abandoned. Here ``clear`` empties the key's events in place, under the key's
+    lock, and leaves removing the emptied key to the expiry task.
+    """
+
+    async def clear(self, key: str) -> None:
+        async with self.locks[key]:
+            self.storage.pop(key, None)
+            self.expirations.pop(key, None)
+            if key in self.events:
+                self.events[key] = []
+
+
 def make_storage(settings: Settings) -> Storage:
     """The counters' storage named by ``rate_limit_storage_url``."""
     url = settings.rate_limit_storage_url.removeprefix("async+")
     if url.startswith("memory://"):
-        return MemoryStorage()
+        return ProcessMemoryStorage()
     return RedisStorage(
         f"async+{url}",
         implementation="redispy",

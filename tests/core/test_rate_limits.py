@@ -20,10 +20,13 @@ import pytest
 import redis.asyncio
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient, Response
+from limits import RateLimitItemPerSecond
+from limits.aio.strategies import MovingWindowRateLimiter
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.core.ratelimit import ProcessMemoryStorage
 from app.core.settings import Settings
 from app.main import create_app
 from tests.conftest import TEST_SECRET, settings_for, unavailable
@@ -417,3 +420,22 @@ def test_the_production_defaults_count_in_memory_with_sensible_limits(tmp_path: 
     assert settings.sign_in_failures_per_address >= settings.sign_in_failures_per_account
     assert settings.sign_in_window_seconds >= 300
     assert settings.claims_per_donor > settings.max_open_claims
+
+
+async def test_clearing_a_key_during_the_memory_expiry_pass_leaves_the_pass_whole() -> None:
+    # Every hit schedules the library's expiry pass (one at a time, in ``storage.timer``); the
+    # pass reads each listed key's events after an await. A right password clears the account's
+    # key, which must not kill a pass that is under way.
+    storage = ProcessMemoryStorage()
+    limiter = MovingWindowRateLimiter(storage)
+    item = RateLimitItemPerSecond(5, 60)
+    for key in ("first", "second", "third"):
+        assert await limiter.hit(item, key)
+    await storage.timer  # the pass those hits scheduled, run to its end
+    assert await limiter.hit(item, "fourth")  # schedules the next pass
+    await asyncio.sleep(0)  # which lists the keys and waits on a thread for the first
+    await limiter.clear(item, "second")
+    await storage.timer
+    assert storage.timer.exception() is None
+    assert (await limiter.get_window_stats(item, "second")).remaining == 5
+    assert (await limiter.get_window_stats(item, "third")).remaining == 4
