@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app.core.types import Date
 from app.pairings.schemas import PairingRead
 
 Category = Literal["goods", "schooling", "health", "employment", "service", "skills"]
@@ -42,7 +43,7 @@ class NeedCreate(BaseModel):
     description: Text
     value_fen: ValueFen
     urgency: Urgency = 2
-    deadline: dt.date = Field(description="The date by which the need must be met")
+    deadline: Date = Field(description="The date by which the need must be met")
     origin: Literal["admin", "household"] = Field(
         default="admin",
         description="admin: posted by the village admin, published at once; household: the "
@@ -57,7 +58,7 @@ class NeedUpdate(BaseModel):
     description: Text | None = None
     value_fen: ValueFen | None = None
     urgency: Urgency | None = None
-    deadline: dt.date | None = None
+    deadline: Date | None = None
 
 
 class Review(BaseModel):

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app.core.types import DateTime
 from app.needs.schemas import Category
 
 OfferStatus = Literal["open", "withdrawn", "exhausted", "expired"]
@@ -29,7 +30,7 @@ class OfferCreate(BaseModel):
     value_cap_fen: int | None = Field(
         default=None, ge=0, le=10**12, description="The most one need may be worth, in fen"
     )
-    available_until: dt.datetime | None = Field(
+    available_until: DateTime | None = Field(
         default=None, description="When the offer lapses (with a time zone)"
     )
 

@@ -8,7 +8,13 @@ import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 
-from tests.factories import admin_headers, donor_headers, make_household, post_need
+from tests.factories import (
+    admin_headers,
+    assert_problem,
+    donor_headers,
+    make_household,
+    post_need,
+)
 
 Headers = dict[str, str]
 
@@ -87,6 +93,27 @@ async def test_one_open_need_per_category_per_household(
     )
     assert response.status_code == 409
     assert response.json()["code"] == "open_need_exists"
+
+
+@pytest.mark.parametrize("deadline", [4_102_444_800, 4_102_444_800.0, 20270131])
+async def test_a_deadline_given_as_a_number_is_refused(
+    client: AsyncClient, admin: Headers, deadline: object
+) -> None:
+    household = await make_household(client, admin)
+    body = {
+        "household_id": household["id"],
+        "category": "goods",
+        "title": "米",
+        "description": "大米",
+        "value_fen": 100,
+        "urgency": 1,
+        "deadline": deadline,
+    }
+    response = await client.post("/api/v1/needs", headers=admin, json=body)
+    problem = assert_problem(response, 422, "validation_failed")
+    assert problem["errors"][0]["loc"][-1] == "deadline"
+    listed = await client.get("/api/v1/needs", headers=admin)
+    assert listed.json()["items"] == []
 
 
 async def test_a_deadline_in_the_past_is_refused(client: AsyncClient, admin: Headers) -> None:

@@ -36,6 +36,7 @@ async def test_offer_input_is_validated(client: AsyncClient) -> None:
         {"value_cap_fen": -1},
         {"status": "exhausted"},
         {"available_until": "2000-01-01T00:00:00Z"},
+        {"available_until": 4_102_444_800},  # 2100-01-01 as Unix time: a number, not a date
     ):
         response = await client.post("/api/v1/offers", json={**OFFER, **change}, headers=donor)
         assert response.status_code == 422, change
