@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 from fastapi import FastAPI
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 
 from tests.factories import (
     admin_headers,
@@ -95,10 +95,7 @@ async def test_one_open_need_per_category_per_household(
     assert response.json()["code"] == "open_need_exists"
 
 
-@pytest.mark.parametrize("deadline", [4_102_444_800, 4_102_444_800.0, 20270131])
-async def test_a_deadline_given_as_a_number_is_refused(
-    client: AsyncClient, admin: Headers, deadline: object
-) -> None:
+async def post_with_deadline(client: AsyncClient, admin: Headers, deadline: object) -> Response:
     household = await make_household(client, admin)
     body = {
         "household_id": household["id"],
@@ -109,7 +106,14 @@ async def test_a_deadline_given_as_a_number_is_refused(
         "urgency": 1,
         "deadline": deadline,
     }
-    response = await client.post("/api/v1/needs", headers=admin, json=body)
+    return await client.post("/api/v1/needs", headers=admin, json=body)
+
+
+@pytest.mark.parametrize("deadline", [4_102_444_800, 4_102_444_800.0, 20270131])
+async def test_a_deadline_given_as_a_number_is_refused(
+    client: AsyncClient, admin: Headers, deadline: object
+) -> None:
+    response = await post_with_deadline(client, admin, deadline)
     problem = assert_problem(response, 422, "validation_failed")
     assert problem["errors"][0]["loc"][-1] == "deadline"
     listed = await client.get("/api/v1/needs", headers=admin)
@@ -117,20 +121,7 @@ async def test_a_deadline_given_as_a_number_is_refused(
 
 
 async def test_a_deadline_in_the_past_is_refused(client: AsyncClient, admin: Headers) -> None:
-    household = await make_household(client, admin)
-    response = await client.post(
-        "/api/v1/needs",
-        headers=admin,
-        json={
-            "household_id": household["id"],
-            "category": "goods",
-            "title": "米",
-            "description": "大米",
-            "value_fen": 100,
-            "urgency": 1,
-            "deadline": dt.date.today().isoformat(),
-        },
-    )
+    response = await post_with_deadline(client, admin, dt.date.today().isoformat())
     assert response.status_code == 422
 
 
