@@ -33,7 +33,7 @@ from app.households import service as households_service
 from app.households.models import Household
 from app.needs.models import Need
 from app.needs.schemas import NeedCreate, NeedUpdate, Sort
-from app.needs.states import TRANSITIONS, Transition, allowed_actions
+from app.needs.states import REVIEWER_ROLES, TRANSITIONS, Transition, allowed_actions
 from app.pairings.models import HOLDING_STATUSES, Pairing
 from app.pairings.prediction import predict
 from app.regions.models import Region
@@ -401,18 +401,12 @@ def check_state(need: Need, action: str) -> Transition:
     return transition
 
 
-# Review is the check of a wider level on a household's own request: the village admin who
-# relayed the request does not approve it.
-REVIEWERS = ("platform", "county", "township")
-
-
 async def review(
     session: AsyncSession, admin: User, need_id: int, decision: str, reason: str | None
 ) -> Need:
     """Approve (publish) or reject a need that waits for review (township admins and wider)."""
     need = await _get_for_update(session, admin, need_id)
-    check_state(need, decision)
-    if admin.role not in REVIEWERS:
+    if check_state(need, decision).by == "reviewer" and admin.role not in REVIEWER_ROLES:
         raise Forbidden(
             "Only a township, county or platform admin reviews a need", code="not_allowed"
         )

@@ -8,7 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Actor = Literal["admin", "claimer", "donor", "system"]
+Actor = Literal["admin", "reviewer", "claimer", "donor", "system"]
+
+# A reviewer is an admin of a wider level than the village: review checks a household's own
+# request, so the village admin who relayed it does not approve it.
+REVIEWER_ROLES = ("platform", "county", "township")
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,8 +22,8 @@ class Transition:
 
 
 TRANSITIONS: dict[tuple[str, str], Transition] = {
-    ("pending_review", "approve"): Transition("published", "admin"),
-    ("pending_review", "reject"): Transition("rejected", "admin"),
+    ("pending_review", "approve"): Transition("published", "reviewer"),
+    ("pending_review", "reject"): Transition("rejected", "reviewer"),
     ("pending_review", "cancel"): Transition("cancelled", "admin"),
     ("published", "claim"): Transition("claimed", "donor"),
     ("published", "accept"): Transition("claimed", "donor"),
