@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.needs.models import Need
 from app.pairings.models import Pairing
-from app.stats import service as stats_service
+from app.stats import calibration as stats_calibration
 
 CST = dt.timezone(dt.timedelta(hours=8))
 
@@ -107,7 +107,7 @@ async def summarise(
 async def calibration(session: AsyncSession, county: str) -> dict[str, Any]:
     """Predicted success of the county's ended pairings against their outcomes (the same
     figures as GET /stats/calibration)."""
-    result = await stats_service.calibration_of(session, county)
+    result = await stats_calibration.calibration_of(session, county)
     if not result.count:
         return {"pairings": 0}
     return {

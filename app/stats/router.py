@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from app.accounts.deps import Admin, CurrentUser
 from app.core.db import SessionDep
-from app.stats import service
+from app.stats import calibration, honour, rankings, success
 from app.stats.periods import Period
 from app.stats.schemas import Calibration, GroupBy, HonourRoll, Ranking, SuccessReport
 
@@ -50,7 +50,7 @@ async def read_success(
     The range defaults to the twelve months up to the end of the current period; it spans at
     most five years.
     """
-    return await service.success(
+    return await success.report(
         session, admin, scope=scope, group_by=group_by, period=period,
         lower=date_from, upper=date_to,
     )  # fmt: skip
@@ -66,7 +66,7 @@ async def read_rankings(
     ],
 ) -> Ranking:
     """一季度一排名: a county's townships by the quarter's 对接成功率, with each month's figures."""
-    return await service.rankings(session, admin, scope, quarter)
+    return await rankings.report(session, admin, scope, quarter)
 
 
 @router.get("/calibration", response_model=Calibration)
@@ -78,7 +78,7 @@ async def read_calibration(
     date_to: To = None,
 ) -> Calibration:
     """The predicted success of ended pairings against their outcomes: Brier score and bins."""
-    return await service.calibration(session, admin, scope=scope, lower=date_from, upper=date_to)
+    return await calibration.report(session, admin, scope=scope, lower=date_from, upper=date_to)
 
 
 @router.get("/donors", response_model=HonourRoll)
@@ -92,4 +92,4 @@ async def read_honour_roll(
     limit: Annotated[int, Query(ge=1, le=100, description="Donors listed (1-100)")] = 20,
 ) -> HonourRoll:
     """爱心榜: the donors who opted in, by confirmed pairings in the scope; any signed-in user."""
-    return await service.honour_roll(session, scope, limit)
+    return await honour.roll(session, scope, limit)
