@@ -132,7 +132,7 @@ async def _on_database(settings: Settings, work: Callable[[Any], Coroutine[Any, 
 @cli.command()
 def expire() -> None:
     """Lapse overdue claims and close needs past their deadline (safe to run at any time)."""
-    from app.needs.expiry import run_expiry
+    from app.jobs import run_expiry
 
     async def job(settings: Settings) -> None:
         result = await _on_database(settings, run_expiry)
@@ -148,7 +148,7 @@ cli.add_typer(model_cli, name="model")
 @model_cli.command("refresh")
 def model_refresh() -> None:
     """Re-learn the success model from every ended pairing (safe to run at any time)."""
-    from app.needs.expiry import refresh_model
+    from app.jobs import refresh_model
 
     async def job(settings: Settings) -> None:
         segments = await _on_database(settings, refresh_model)

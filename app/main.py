@@ -25,9 +25,9 @@ from app.core.settings import Settings, get_settings
 from app.health.router import router as health_router
 from app.households import service as households_service
 from app.households.router import router as households_router
+from app.jobs import expiry_loop
 from app.matchmaking import engine
 from app.matchmaking.router import proposals_router, runs_router
-from app.needs.expiry import expiry_loop
 from app.needs.router import router as needs_router
 from app.offers.router import router as offers_router
 from app.pairings.router import router as pairings_router

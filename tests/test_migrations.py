@@ -26,7 +26,7 @@ from app.core.db import make_engine
 from app.core.models import metadata
 from app.core.settings import Settings
 from app.main import create_app
-from app.needs.expiry import refresh_model
+from app.jobs import refresh_model
 from app.regions import loader
 from tests.conftest import create_postgres_database, drop_postgres_database, settings_for
 from tests.factories import (

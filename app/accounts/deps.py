@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from app.accounts.models import User
+from app.accounts.policy import admin_scope
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized
 from app.core.scope import Scope
@@ -67,8 +68,7 @@ def get_donor(user: CurrentUser) -> User:
 
 def get_admin_scope(admin: Annotated[User, Depends(get_admin)]) -> Scope:
     """The scope every query of this admin is filtered by, in SQL."""
-    assert admin.scope_code is not None
-    return Scope(admin.scope_code)
+    return admin_scope(admin)
 
 
 Admin = Annotated[User, Depends(get_admin)]

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import RefreshToken, User
+from app.accounts.policy import admin_scope
 from app.accounts.schemas import AdminCreate, MeUpdate, Register, TokenPair
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
@@ -129,14 +130,14 @@ async def rotate_refresh(session: AsyncSession, tokens: Tokens, refresh: str) ->
 
 
 def _check_grant(creator: User, data: AdminCreate) -> None:
-    assert creator.scope_code is not None
+    scope = admin_scope(creator)
     creator_rank, new_rank = ROLE_RANK[creator.role], ROLE_RANK[data.role]
     if not (new_rank > creator_rank or creator.role == data.role == "platform"):
         raise Forbidden(
             f"A {creator.role} admin cannot create a {data.role} admin",
             code="role_not_grantable",
         )
-    if not Scope(creator.scope_code).covers(data.scope):
+    if not scope.covers(data.scope):
         raise Forbidden(
             f"The scope {data.scope} lies outside your scope {creator.scope_code}",
             code="out_of_scope",

@@ -258,10 +258,24 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# A transaction the database rolled back to break a deadlock or keep serialisability lost a race
+# like any other compare-and-set: the caller gets 409 and may retry; nothing was written.
+_LOST_RACE_SQLSTATES = ("40001", "40P01")
+
+
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, sa_exc.DBAPIError)
     if database_unreachable(exc):
         return await _unavailable(request, exc)
+    if getattr(exc.orig, "sqlstate", None) in _LOST_RACE_SQLSTATES:
+        log.warning("transaction_lost_race", error=type(exc.orig).__name__)
+        return problem_response(
+            409,
+            "concurrent_update",
+            "Someone else changed the same records at the same moment; reload and retry",
+            title="Conflict",
+            headers={"Retry-After": "1"},
+        )
     return await _unexpected(request, exc)
 
 

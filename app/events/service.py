@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events.models import Event
@@ -37,6 +38,17 @@ def record(
     )
     session.add(event)
     return event
+
+
+async def record_many(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Append many events in one statement (a matching run's proposals, a set-based move).
+
+    What the session holds is flushed first, so the events keep the order of the changes.
+    """
+    if not rows:
+        return
+    await session.flush()
+    await session.execute(insert(Event), [dict(row) for row in rows])
 
 
 async def history_of_need(session: AsyncSession, need_id: int) -> Sequence[Event]:

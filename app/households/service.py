@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
+from app.accounts.policy import admin_scope
 from app.core.crypto import Vault
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, PreconditionFailed, Unprocessable
@@ -48,11 +49,6 @@ def _exists() -> Conflict:
     return Conflict(
         "A household with this ID number is already registered", code="household_exists"
     )
-
-
-def _scope_of(admin: User) -> Scope:
-    assert admin.scope_code is not None
-    return Scope(admin.scope_code)
 
 
 async def get_in_scope(session: AsyncSession, scope: Scope, household_id: int) -> Household:
@@ -132,7 +128,7 @@ async def _village(session: AsyncSession, admin: User, code: str) -> Region:
     region = await session.get(Region, code)
     if region is None or region.level != "village":
         raise Unprocessable(f"{code} is not the code of a village", code="not_a_village")
-    if not _scope_of(admin).covers(code):
+    if not admin_scope(admin).covers(code):
         raise Forbidden(
             f"The village {code} lies outside your scope {admin.scope_code}", code="out_of_scope"
         )
@@ -181,7 +177,7 @@ async def read_household(
     session: AsyncSession, vault: Vault, admin: User, household_id: int
 ) -> HouseholdRead:
     """One household of the admin's scope with its personal data (logged)."""
-    household, village_name = await _get_with_village(session, _scope_of(admin), household_id)
+    household, village_name = await _get_with_village(session, admin_scope(admin), household_id)
     return await _disclose(session, vault, admin, household, village_name, "read")
 
 
@@ -239,7 +235,7 @@ async def update_household(
     expected_version: int | None,
 ) -> HouseholdRead:
     """Edit a household of the admin's scope; with ``expected_version``, only if it is current."""
-    household, village_name = await _get_with_village(session, _scope_of(admin), household_id)
+    household, village_name = await _get_with_village(session, admin_scope(admin), household_id)
     conditions = [Household.id == household.id]
     if expected_version is not None:
         if expected_version != household.version:

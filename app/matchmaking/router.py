@@ -11,6 +11,7 @@ from app.core.db import SessionDep
 from app.core.openapi import link, links
 from app.core.pagination import Cursor, Limit
 from app.core.settings import Settings
+from app.core.types import IdParam
 from app.matchmaking import proposals, service
 from app.matchmaking.schemas import (
     ProposedPair,
@@ -21,16 +22,16 @@ from app.matchmaking.schemas import (
     RunRead,
     RunResult,
 )
+from app.needs.browse import get_view
 from app.needs.router import present
 from app.needs.schemas import ActionResult, OptionalReason
-from app.needs.service import get_view
 from app.pairings.schemas import PairingRead
 
 runs_router = APIRouter(prefix="/matching/runs", tags=["matching"])
 proposals_router = APIRouter(prefix="/pairings", tags=["pairings"])
 
-RunId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-PairingId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+RunId = Annotated[IdParam, Path()]
+PairingId = Annotated[IdParam, Path()]
 _RUN = "$response.body#/id"
 STARTED_LINKS = links(
     201,
@@ -133,8 +134,6 @@ async def decline_proposal(
     body: OptionalReason | None = None,
 ) -> ActionResult:
     """Decline a proposal: the need and the offer's capacity go back to the pool."""
-    need, pairing = await proposals.decline(
-        session, user, pairing_id, body.reason if body else None
-    )
-    view = await get_view(session, user, need.id)
+    pairing = await proposals.decline(session, user, pairing_id, body.reason if body else None)
+    view = await get_view(session, user, pairing.need_id)
     return ActionResult(need=present(view, user), pairing=PairingRead.model_validate(pairing))

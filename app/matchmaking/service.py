@@ -13,23 +13,24 @@ import datetime as dt
 import time
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, and_, exists, func, insert, or_, select, text
+from sqlalchemy import ColumnElement, and_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
+from app.accounts.policy import admin_scope
 from app.core.db import utcnow
 from app.core.errors import Forbidden, NotFound
 from app.core.pagination import page_by_id
 from app.core.scope import Scope
 from app.core.settings import Settings
-from app.events.models import Event
-from app.households.models import Household
+from app.core.vocabulary import CATEGORIES
 from app.matchmaking.engine import Candidates, Solution, solve_off_loop
 from app.matchmaking.models import MatchingRun
 from app.matchmaking.schemas import RunCreate
-from app.needs.models import CATEGORIES, Need
-from app.offers.models import Offer
+from app.needs import browse as needs
+from app.offers import service as offers
 from app.pairings import prediction
+from app.pairings import service as pairings
 from app.pairings.models import Pairing
 from app.regions import service as regions_service
 from app.regions.models import LEVEL_LENGTHS
@@ -40,10 +41,9 @@ CHUNK = 5000
 
 
 def _check_scope(admin: User, scope_code: str) -> None:
-    assert admin.scope_code is not None
     if admin.role not in RUN_ROLES:
         raise Forbidden("Only county, township or platform admins run matching", code="not_allowed")
-    if not Scope(admin.scope_code).covers(scope_code):
+    if not admin_scope(admin).covers(scope_code):
         raise NotFound(f"No region {scope_code!r} in your scope", code="region_not_found")
 
 
@@ -58,58 +58,11 @@ async def _lock_scope(session: AsyncSession, scope_code: str) -> None:
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": GLOBAL_LOCK})
 
 
-def _offers_for(scope_code: str) -> ColumnElement[bool]:
-    """Offers that may serve needs of the scope: preferring a region inside it or around it."""
-    enclosing = [""] + [scope_code[:n] for n in LEVEL_LENGTHS.values() if n <= len(scope_code)]
-    return or_(
-        Scope(scope_code).where(Offer.region_preference), Offer.region_preference.in_(enclosing)
-    )
-
-
 async def _load(
-    session: AsyncSession, scope_code: str, categories: Sequence[str], now: dt.datetime
+    session: AsyncSession, scope: Scope, categories: Sequence[str], now: dt.datetime
 ) -> Candidates:
-    proposed = exists().where(Pairing.need_id == Need.id, Pairing.status == "proposed")
-    need_rows = (
-        await session.execute(
-            select(
-                Need.id, Need.category, Need.village_code, Need.value_fen, Need.urgency,
-                Need.published_at, Household.key_household,
-            )
-            .join(Household, Household.id == Need.household_id)
-            .where(
-                Need.status == "published",
-                Scope(scope_code).where(Need.village_code),
-                Need.category.in_(categories),
-                ~proposed,
-            )
-            .order_by(Need.id)
-        )
-    ).all()  # fmt: skip
-    held = (
-        select(Pairing.offer_id, func.count().label("n"))
-        .where(Pairing.status == "proposed", Pairing.offer_id.is_not(None))
-        .group_by(Pairing.offer_id)
-        .subquery()
-    )
-    offer_rows = (
-        await session.execute(
-            select(
-                Offer.id, Offer.donor_id, Offer.category, Offer.region_preference,
-                Offer.value_cap_fen,
-                (Offer.capacity - Offer.capacity_used - func.coalesce(held.c.n, 0)).label("left"),
-            )
-            .outerjoin(held, held.c.offer_id == Offer.id)
-            .where(
-                Offer.status == "open",
-                Offer.category.in_(categories),
-                or_(Offer.available_until.is_(None), Offer.available_until > now),
-                _offers_for(scope_code),
-            )
-            .order_by(Offer.id)
-        )
-    ).all()  # fmt: skip
-    offer_rows = [row for row in offer_rows if row.left > 0]
+    need_rows = await needs.open_for_matching(session, scope, categories)
+    offer_rows = await offers.open_for_matching(session, scope, categories, now)
     donors = sorted({row.donor_id for row in offer_rows})
     return Candidates(
         need_ids=[r.id for r in need_rows],
@@ -130,18 +83,6 @@ async def _load(
     )
 
 
-async def _still_open(session: AsyncSession, need_ids: list[int]) -> set[int]:
-    """The needs still published and unproposed, locked until the run commits."""
-    open_ids: set[int] = set()
-    for start in range(0, len(need_ids), CHUNK):
-        chunk = need_ids[start : start + CHUNK]
-        rows = await session.scalars(
-            select(Need.id).where(Need.id.in_(chunk), Need.status == "published").with_for_update()
-        )
-        open_ids.update(rows)
-    return open_ids
-
-
 async def _propose(
     session: AsyncSession,
     run: MatchingRun,
@@ -150,7 +91,7 @@ async def _propose(
     settings: Settings,
     now: dt.datetime,
 ) -> int:
-    open_ids = await _still_open(session, [pair.need_id for pair in solution.pairs])
+    open_ids = await needs.lock_published(session, [pair.need_id for pair in solution.pairs])
     village = dict(zip(candidates.need_ids, candidates.need_villages, strict=True))
     donor = dict(zip(candidates.offer_ids, candidates.offer_donors, strict=True))
     expires = now + dt.timedelta(hours=settings.proposal_hold_hours)
@@ -165,22 +106,13 @@ async def _propose(
         for pair in solution.pairs
         if pair.need_id in open_ids
     ]  # fmt: skip
+    proposed = 0
     for start in range(0, len(rows), CHUNK):
-        chunk = rows[start : start + CHUNK]
-        ids = (await session.scalars(insert(Pairing).returning(Pairing.id), chunk)).all()
-        await session.execute(
-            insert(Event),
-            [
-                {
-                    "entity": "pairing", "entity_id": pairing_id, "need_id": row["need_id"],
-                    "action": "propose", "from_status": None, "to_status": "proposed",
-                    "actor_id": run.created_by_id, "county_code": row["county_code"],
-                    "reason": f"matching run {run.id}", "at": now,
-                }
-                for pairing_id, row in zip(ids, chunk, strict=True)
-            ],
+        proposed += await pairings.propose_many(
+            session, rows[start : start + CHUNK], actor_id=run.created_by_id,
+            reason=f"matching run {run.id}",
         )  # fmt: skip
-    return len(rows)
+    return proposed
 
 
 async def start_run(
@@ -193,7 +125,7 @@ async def start_run(
     categories = list(data.categories or CATEGORIES)
     started, now = time.perf_counter(), utcnow()
     await _lock_scope(session, data.scope)
-    candidates = await _load(session, data.scope, categories, now)
+    candidates = await _load(session, Scope(data.scope), categories, now)
     loaded = time.perf_counter()
     solution = await solve_off_loop(candidates, settings.matching_inline_max_needs)
     solved = time.perf_counter()

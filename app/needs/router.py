@@ -9,17 +9,18 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from app.accounts.deps import Admin, CurrentUser
 from app.accounts.models import User
 from app.core.db import SessionDep
-from app.core.errors import NotFound, PreconditionFailed, PreconditionRequired
+from app.core.errors import NotFound, PreconditionRequired
 from app.core.openapi import link, links, problems
 from app.core.pagination import Cursor, Limit
 from app.core.ratelimit import RATE_LIMITED, RateLimitsDep
 from app.core.settings import Settings
+from app.core.types import IdParam, Text, code, version_of
+from app.core.vocabulary import Category
 from app.events import service as events_service
 from app.events.schemas import EventList, EventRead
-from app.needs import service
+from app.needs import browse, lifecycle, posting
 from app.needs.schemas import (
     ActionResult,
-    Category,
     Confirm,
     Deliver,
     HouseholdBrief,
@@ -34,13 +35,14 @@ from app.needs.schemas import (
     Status,
     WithReason,
 )
-from app.needs.states import allowed_actions
+from app.needs.states import TABLE
+from app.pairings import service as pairings
 from app.pairings.models import Pairing
 from app.pairings.schemas import PairingRead
 
 router = APIRouter(prefix="/needs", tags=["needs"])
 
-NeedId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+NeedId = Annotated[IdParam, Path()]
 
 
 # -- links: the next steps of a need's life, for clients and the stateful fuzzer --------------
@@ -94,7 +96,7 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def present(view: service.NeedView, user: User) -> NeedRead | NeedPublicRead:
+def present(view: browse.NeedView, user: User) -> NeedRead | NeedPublicRead:
     """The need in the shape this caller may see: admins (in scope) get the full record."""
     need = view.need
     public = NeedPublicRead(
@@ -126,14 +128,14 @@ def present(view: service.NeedView, user: User) -> NeedRead | NeedPublicRead:
         updated_at=need.updated_at,
         fulfilled_at=need.fulfilled_at,
         closed_reason=need.closed_reason,
-        allowed_actions=allowed_actions(need.status),
+        allowed_actions=TABLE.allowed(need.status),
     )
 
 
 async def _result(
     session: SessionDep, user: User, need_id: int, pairing: Pairing | None
 ) -> ActionResult:
-    view = await service.get_view(session, user, need_id)
+    view = await browse.get_view(session, user, need_id)
     return ActionResult(
         need=present(view, user),
         pairing=PairingRead.model_validate(pairing) if pairing is not None else None,
@@ -146,10 +148,7 @@ def _version(if_match: str | None) -> int:
             "Send If-Match with the need's version (its ETag) to edit it",
             code="if_match_required",
         )
-    value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise PreconditionFailed("If-Match must be the need's version", code="if_match_invalid")
-    return int(value)
+    return version_of(if_match, "need")
 
 
 @router.post(
@@ -159,10 +158,10 @@ async def post_need(
     session: SessionDep, admin: Admin, body: NeedCreate, request: Request, response: Response
 ) -> NeedRead | NeedPublicRead:
     """Post a need for a household in the admin's scope (published at once, or for review)."""
-    need = await service.create_need(session, admin, body, _settings(request))
+    need = await posting.create_need(session, admin, body, _settings(request))
     response.headers["ETag"] = f'"{need.version}"'
     response.headers["Location"] = f"{request.url.path}/{need.id}"
-    return present(await service.get_view(session, admin, need.id), admin)
+    return present(await browse.get_view(session, admin, need.id), admin)
 
 
 @router.get("", response_model=NeedPage, responses=BROWSED_LINKS)
@@ -173,13 +172,14 @@ async def browse_needs(
     cursor: Cursor = None,
     sort: Sort = "newest",
     region: Annotated[
-        str | None, Query(pattern=r"^[0-9]{2,12}$", description="A region-code prefix")
+        Annotated[str, code(*range(2, 13))] | None, Query(description="A region-code prefix")
     ] = None,
     category: Category | None = None,
     urgency: Annotated[int | None, Query(ge=1, le=3)] = None,
     key_household: bool | None = None,
     q: Annotated[
-        str | None, Query(min_length=1, max_length=50, description="A word in title or text")
+        Annotated[str, Text(50, strip=False)] | None,
+        Query(description="A word in title or text"),
     ] = None,
     status_: Annotated[
         list[Status] | None,
@@ -187,7 +187,7 @@ async def browse_needs(
     ] = None,
 ) -> NeedPage:
     """Browse needs, newest, most urgent or nearest deadline first, a page at a time."""
-    filters = service.BrowseFilters(
+    filters = browse.BrowseFilters(
         region=region,
         category=category,
         urgency=urgency,
@@ -195,7 +195,7 @@ async def browse_needs(
         q=q,
         statuses=tuple(sorted(set(status_))) if status_ else ("published",),
     )
-    views, next_cursor = await service.browse(
+    views, next_cursor = await browse.browse(
         session, user, filters, sort=sort, limit=limit, cursor=cursor
     )
     return NeedPage(items=[present(view, user) for view in views], next_cursor=next_cursor)
@@ -206,7 +206,7 @@ async def read_need(
     session: SessionDep, user: CurrentUser, need_id: NeedId, response: Response
 ) -> NeedRead | NeedPublicRead:
     """One need, as the caller may see it; its ETag is its version."""
-    view = await service.get_view(session, user, need_id)
+    view = await browse.get_view(session, user, need_id)
     response.headers["ETag"] = f'"{view.need.version}"'
     return present(view, user)
 
@@ -222,11 +222,11 @@ async def edit_need(
     if_match: Annotated[str | None, Header(description="The need's version (ETag)")] = None,
 ) -> NeedRead | NeedPublicRead:
     """Edit a published need; If-Match must carry its current version (412 when stale)."""
-    need = await service.update_need(
+    need = await posting.update_need(
         session, admin, need_id, _version(if_match), body, _settings(request)
     )
     response.headers["ETag"] = f'"{need.version}"'
-    return present(await service.get_view(session, admin, need.id), admin)
+    return present(await browse.get_view(session, admin, need.id), admin)
 
 
 @router.post("/{need_id}/review", response_model=ActionResult, responses=REVIEWED_LINKS)
@@ -234,7 +234,7 @@ async def review_need(
     session: SessionDep, admin: Admin, need_id: NeedId, body: Review
 ) -> ActionResult:
     """Approve (publish) or reject a need that waits for review."""
-    await service.review(session, admin, need_id, body.decision, body.reason)
+    await lifecycle.review(session, admin, need_id, body.decision, body.reason)
     return await _result(session, admin, need_id, None)
 
 
@@ -252,7 +252,7 @@ async def claim_need(
     A donor claiming faster than the configured rate gets 429 with Retry-After.
     """
     await limits.claim(user.id)
-    _, pairing = await service.claim(session, user, need_id, _settings(request))
+    _, pairing = await lifecycle.claim(session, user, need_id, _settings(request))
     return await _result(session, user, need_id, pairing)
 
 
@@ -262,7 +262,7 @@ async def release_need(
 ) -> ActionResult:
     """Give a claimed need back to the pool (the claiming donor only)."""
     reason = body.reason if body else None
-    _, pairing = await service.release(session, user, need_id, reason)
+    _, pairing = await lifecycle.release(session, user, need_id, reason)
     return await _result(session, user, need_id, pairing)
 
 
@@ -271,7 +271,7 @@ async def deliver_need(
     session: SessionDep, user: CurrentUser, need_id: NeedId, body: Deliver | None = None
 ) -> ActionResult:
     """Mark a claimed need as handed over (the claiming donor only)."""
-    _, pairing = await service.deliver(session, user, need_id, body.note if body else None)
+    _, pairing = await lifecycle.deliver(session, user, need_id, body.note if body else None)
     return await _result(session, user, need_id, pairing)
 
 
@@ -280,7 +280,7 @@ async def confirm_need(
     session: SessionDep, user: CurrentUser, need_id: NeedId, body: Confirm | None = None
 ) -> ActionResult:
     """Confirm receipt of a delivered need, optionally thanking the donor (admin in scope)."""
-    _, pairing = await service.confirm(session, user, need_id, body.thanks if body else None)
+    _, pairing = await lifecycle.confirm(session, user, need_id, body.thanks if body else None)
     return await _result(session, user, need_id, pairing)
 
 
@@ -289,7 +289,7 @@ async def dispute_need(
     session: SessionDep, user: CurrentUser, need_id: NeedId, body: WithReason, request: Request
 ) -> ActionResult:
     """Report a delivered need as not received: it goes back to the claiming donor."""
-    _, pairing = await service.dispute(session, user, need_id, body.reason, _settings(request))
+    _, pairing = await lifecycle.dispute(session, user, need_id, body.reason, _settings(request))
     return await _result(session, user, need_id, pairing)
 
 
@@ -298,15 +298,15 @@ async def cancel_need(
     session: SessionDep, user: CurrentUser, need_id: NeedId, body: WithReason
 ) -> ActionResult:
     """Withdraw a need that is no longer wanted (admin in scope)."""
-    _, pairing = await service.cancel(session, user, need_id, body.reason)
+    _, pairing = await lifecycle.cancel(session, user, need_id, body.reason)
     return await _result(session, user, need_id, pairing)
 
 
 @router.get("/{need_id}/events", response_model=EventList)
 async def need_events(session: SessionDep, user: CurrentUser, need_id: NeedId) -> EventList:
     """The need's history and its pairings', oldest first (admins in scope, and its donors)."""
-    await service.get_view(session, user, need_id)
-    if not user.is_admin and not await service.has_pairing(session, user.id, need_id):
+    await browse.get_view(session, user, need_id)
+    if not user.is_admin and not await pairings.has_pairing(session, user.id, need_id):
         raise NotFound(f"No need {need_id}", code="need_not_found")
     history = await events_service.history_of_need(session, need_id)
     return EventList(items=[EventRead.model_validate(event) for event in history])

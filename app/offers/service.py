@@ -2,33 +2,35 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, Row, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
+from app.accounts.policy import admin_scope
 from app.core.db import utcnow
-from app.core.errors import Forbidden, InvalidTransition, NotFound, Unprocessable
+from app.core.errors import Conflict, Forbidden, InvalidTransition, NotFound, Unprocessable
 from app.core.pagination import page_by_id
 from app.core.scope import Scope
 from app.events import service as events
 from app.offers.models import Offer
 from app.offers.schemas import OfferCreate
+from app.pairings import service as pairings
 from app.regions.models import LEVEL_LENGTHS, Region
 
 
-def _visible_to(user: User) -> ColumnElement[bool]:
-    """A donor sees its own offers; an admin the offers that may serve its scope: those whose
-    region preference lies inside the scope or contains it (a province, "anywhere")."""
-    if not user.is_admin:
-        return Offer.donor_id == user.id
-    assert user.scope_code is not None
-    scope = Scope(user.scope_code)
-    enclosing = [""] + [
-        user.scope_code[:n] for n in LEVEL_LENGTHS.values() if n <= len(user.scope_code)
-    ]
+def serving(scope: Scope) -> ColumnElement[bool]:
+    """SQL: offers that may serve needs of ``scope``: their region preference lies inside the
+    scope or contains it (a county, a province, "anywhere")."""
+    enclosing = [""] + [scope.code[:n] for n in LEVEL_LENGTHS.values() if n <= len(scope.code)]
     return or_(scope.where(Offer.region_preference), Offer.region_preference.in_(enclosing))
+
+
+def _visible_to(user: User) -> ColumnElement[bool]:
+    """A donor sees its own offers; an admin the offers that may serve its scope."""
+    return serving(admin_scope(user)) if user.is_admin else Offer.donor_id == user.id
 
 
 async def create_offer(session: AsyncSession, donor: User, data: OfferCreate) -> Offer:
@@ -118,3 +120,58 @@ async def withdraw(session: AsyncSession, donor: User, offer_id: int) -> Offer:
         actor_id=donor.id,
     )
     return offer
+
+
+# -- for matching: the pool and its capacity --------------------------------------------------
+
+
+async def open_for_matching(
+    session: AsyncSession, scope: Scope, categories: Sequence[str], now: dt.datetime
+) -> list[Row[tuple[int, int, str, str, int | None, int]]]:
+    """The open offers that may serve ``scope``, in id order, with the units ``left`` after
+    what is used and what open proposals hold; offers with nothing left are not returned."""
+    held = pairings.proposed_units().subquery()
+    left = Offer.capacity - Offer.capacity_used - func.coalesce(held.c.n, 0)
+    rows = await session.execute(
+        select(
+            Offer.id, Offer.donor_id, Offer.category, Offer.region_preference,
+            Offer.value_cap_fen, left.label("left"),
+        )
+        .outerjoin(held, held.c.offer_id == Offer.id)
+        .where(
+            Offer.status == "open",
+            Offer.category.in_(categories),
+            or_(Offer.available_until.is_(None), Offer.available_until > now),
+            serving(scope),
+            left > 0,
+        )
+        .order_by(Offer.id)
+    )  # fmt: skip
+    return list(rows.all())  # type: ignore[arg-type]
+
+
+async def use_unit(session: AsyncSession, offer_id: int, *, actor_id: int) -> None:
+    """Use one unit of an open offer's capacity (an accepted proposal), or 409.
+
+    A conditional update: of any number of concurrent acceptances only as many win as there
+    are units left. The offer is exhausted when its last unit goes.
+    """
+    used = await session.execute(
+        update(Offer)
+        .where(Offer.id == offer_id, Offer.status == "open", Offer.capacity_used < Offer.capacity)
+        .values(capacity_used=Offer.capacity_used + 1, version=Offer.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if used.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("The offer has no capacity left or was withdrawn", code="offer_unavailable")
+    exhausted = await session.execute(
+        update(Offer)
+        .where(Offer.id == offer_id, Offer.status == "open", Offer.capacity_used >= Offer.capacity)
+        .values(status="exhausted", updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if exhausted.rowcount == 1:  # type: ignore[attr-defined]
+        events.record(
+            session, entity="offer", entity_id=offer_id, action="exhaust", from_status="open",
+            to_status="exhausted", actor_id=actor_id,
+        )  # fmt: skip

@@ -1,16 +1,228 @@
-"""Listing pairings: a donor's own, or those in an admin's scope."""
+"""The pairing's life: the one function that moves a pairing, and the queries others use.
+
+Every change of a pairing's status goes through :func:`move` (or :func:`supersede_proposals`,
+its set-based form), a compare-and-set on the table of :mod:`app.pairings.states`, and records
+its event in the same transaction. The needs and matchmaking services and the lapse jobs call
+these functions; none of them writes a pairing's columns itself.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
+from app.accounts.policy import admin_scope, require
+from app.core.db import utcnow
+from app.core.errors import Conflict, NotFound
 from app.core.pagination import page_by_id
-from app.core.scope import Scope
+from app.core.transitions import compare_and_set
+from app.events import service as events
 from app.pairings.models import Pairing
+from app.pairings.states import ENDED, HOLDING, TABLE
+
+PROPOSAL_LAPSED = "proposal not answered in time"
+
+
+def _event(pairing: Pairing, action: str, before: str | None, **fields: Any) -> dict[str, Any]:
+    return {
+        "entity": "pairing", "entity_id": pairing.id, "need_id": pairing.need_id,
+        "action": action, "from_status": before, "to_status": pairing.status,
+        "county_code": pairing.county_code, **fields,
+    }  # fmt: skip
+
+
+async def move(
+    session: AsyncSession,
+    pairing: Pairing,
+    action: str,
+    *,
+    actor_id: int | None,
+    reason: str | None = None,
+    **values: Any,
+) -> str:
+    """Apply ``action`` to ``pairing`` if it is still in the state it was read in.
+
+    A pairing that another transaction moved first gets 409 (``pairing_changed``); nothing is
+    written. Returns the state it left.
+    """
+    if TABLE.check(pairing.status, action).to in ENDED:
+        values["ended_at"] = utcnow()
+    before = await compare_and_set(session, pairing, TABLE, action, **values)
+    events.record(session, **_event(pairing, action, before, actor_id=actor_id, reason=reason))
+    return before
+
+
+async def start_claim(
+    session: AsyncSession,
+    *,
+    need_id: int,
+    village_code: str,
+    county_code: str,
+    donor_id: int,
+    predicted_success: float,
+    hold: dt.timedelta,
+) -> Pairing:
+    """The active pairing of a direct claim (the need was just moved to claimed)."""
+    now = utcnow()
+    pairing = Pairing(
+        need_id=need_id,
+        donor_id=donor_id,
+        source="claim",
+        status="active",
+        predicted_success=predicted_success,
+        village_code=village_code,
+        county_code=county_code,
+        created_at=now,
+        active_at=now,
+        expires_at=now + hold,
+    )
+    session.add(pairing)
+    await session.flush()
+    events.record(session, **_event(pairing, "claim", None, actor_id=donor_id))
+    return pairing
+
+
+async def propose_many(
+    session: AsyncSession, rows: Sequence[dict[str, Any]], *, actor_id: int | None, reason: str
+) -> int:
+    """Insert proposed pairings (the rows of a matching run) with their events, in bulk."""
+    if not rows:
+        return 0
+    ids = (await session.scalars(insert(Pairing).returning(Pairing.id), list(rows))).all()
+    await events.record_many(
+        session,
+        [
+            {
+                "entity": "pairing", "entity_id": pairing_id, "need_id": row["need_id"],
+                "action": "propose", "from_status": None, "to_status": "proposed",
+                "actor_id": actor_id, "county_code": row["county_code"], "reason": reason,
+                "at": row["created_at"],
+            }
+            for pairing_id, row in zip(ids, rows, strict=True)
+        ],
+    )  # fmt: skip
+    return len(ids)
+
+
+async def supersede_proposals(
+    session: AsyncSession, need_id: int, *, actor_id: int | None, reason: str
+) -> int:
+    """End the open proposals of a need that was settled another way (claimed, cancelled…).
+
+    One conditional UPDATE: a proposal answered at the same moment is left to its answer.
+    """
+    move_ = TABLE.check("proposed", "supersede")
+    now = utcnow()
+    ended = (
+        await session.execute(
+            update(Pairing)
+            .where(Pairing.need_id == need_id, Pairing.status == "proposed")
+            .values(status=move_.to, ended_at=now)
+            .returning(Pairing.id, Pairing.county_code)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    await events.record_many(
+        session,
+        [
+            {
+                "entity": "pairing", "entity_id": pairing_id, "need_id": need_id,
+                "action": "supersede", "from_status": "proposed", "to_status": move_.to,
+                "actor_id": actor_id, "county_code": county_code, "reason": reason, "at": now,
+            }
+            for pairing_id, county_code in ended
+        ],
+    )  # fmt: skip
+    return len(ended)
+
+
+async def holding(session: AsyncSession, need_id: int) -> Pairing | None:
+    """The pairing that holds the need (active or delivered), if any."""
+    return await session.scalar(
+        select(Pairing).where(Pairing.need_id == need_id, Pairing.status.in_(HOLDING))
+    )
+
+
+async def held_by(session: AsyncSession, need_id: int) -> Pairing:
+    """The holding pairing of a need whose state says it is held; 409 if it has just moved."""
+    pairing = await holding(session, need_id)
+    if pairing is None:
+        raise Conflict(
+            "The need was changed by someone else while you were acting; reload it",
+            code="need_changed",
+        )
+    return pairing
+
+
+async def has_pairing(session: AsyncSession, donor_id: int, need_id: int) -> bool:
+    """Whether the donor has, or had, a pairing with the need."""
+    found = await session.scalar(
+        select(Pairing.id).where(Pairing.need_id == need_id, Pairing.donor_id == donor_id).limit(1)
+    )
+    return found is not None
+
+
+async def undelivered_claims(session: AsyncSession, donor_id: int) -> int:
+    """The donor's direct claims not yet delivered: what the open-claim cap counts."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Pairing)
+        .where(Pairing.donor_id == donor_id, Pairing.source == "claim", Pairing.status == "active")
+    )
+    return count or 0
+
+
+def proposed_units() -> Select[int | None, int]:
+    """Per offer, the units held by open proposals (for the pool's "capacity left")."""
+    return (
+        select(Pairing.offer_id, func.count().label("n"))
+        .where(Pairing.status == "proposed", Pairing.offer_id.is_not(None))
+        .group_by(Pairing.offer_id)
+    )
+
+
+def is_proposed(need_id: Any) -> Any:
+    """SQL: the need (a column) has an open proposal."""
+    return (
+        select(Pairing.id).where(Pairing.need_id == need_id, Pairing.status == "proposed").exists()
+    )
+
+
+async def own_pairing(session: AsyncSession, donor: User, pairing_id: int, action: str) -> Pairing:
+    """The donor's own pairing, if ``action`` is one its state allows to its holder."""
+    pairing = await session.scalar(
+        select(Pairing).where(Pairing.id == pairing_id, Pairing.donor_id == donor.id)
+    )
+    if pairing is None:
+        raise NotFound(f"No pairing {pairing_id}", code="pairing_not_found")
+    require(donor, TABLE.check(pairing.status, action).by, holder_id=pairing.donor_id)
+    return pairing
+
+
+async def lapse_proposals(session: AsyncSession, now: dt.datetime, *, batch: int = 500) -> int:
+    """End the proposals nobody answered in time: one batch, each a compare-and-set."""
+    due = (
+        await session.scalars(
+            select(Pairing)
+            .where(Pairing.status == "proposed", Pairing.expires_at < now)
+            .order_by(Pairing.expires_at)
+            .limit(batch)
+        )
+    ).all()
+    lapsed = 0
+    for proposal in due:
+        try:
+            async with session.begin_nested():
+                await move(session, proposal, "lapse", actor_id=None, reason=PROPOSAL_LAPSED)
+        except Conflict:
+            continue  # answered, superseded or lapsed by another runner meanwhile
+        lapsed += 1
+    return lapsed
 
 
 async def list_pairings(
@@ -21,12 +233,12 @@ async def list_pairings(
     limit: int,
     cursor: str | None,
 ) -> tuple[Sequence[Pairing], str | None]:
-    """Newest first, a page at a time."""
-    if user.is_admin:
-        assert user.scope_code is not None
-        visible = Scope(user.scope_code).where(Pairing.village_code)
-    else:
-        visible = Pairing.donor_id == user.id
+    """Newest first, a page at a time: a donor's own, or those in an admin's scope."""
+    visible = (
+        admin_scope(user).where(Pairing.village_code)
+        if user.is_admin
+        else Pairing.donor_id == user.id
+    )
     statement = select(Pairing).where(visible)
     if statuses:
         statement = statement.where(Pairing.status.in_(statuses))

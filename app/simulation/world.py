@@ -40,15 +40,15 @@ from app.core.security import Passwords
 from app.core.settings import Settings
 from app.households import service as households_service
 from app.households.schemas import HouseholdCreate
-from app.matchmaking import proposals
+from app.jobs import run_expiry
+from app.matchmaking import learning, proposals
 from app.matchmaking import service as matching_service
 from app.matchmaking.schemas import RunCreate
-from app.needs import service as needs_service
-from app.needs.expiry import run_expiry
+from app.needs import lifecycle as needs_lifecycle
+from app.needs import posting as needs_posting
 from app.needs.schemas import NeedCreate
 from app.offers import service as offers_service
 from app.offers.schemas import OfferCreate
-from app.pairings import prediction
 from app.pairings.models import Pairing
 from app.regions.models import Region
 from app.simulation.profiles import CATEGORY_SHARE, CATEGORY_VALUE, DonorKind, Profile
@@ -329,7 +329,7 @@ class World:
         moment = self.at(day, 1.0)
         with clock_at(moment):
             async with self.database.write_sessionmaker.begin() as session:
-                await prediction.refresh(session)
+                await learning.refresh(session)
             if day >= self.posting_days():
                 return
             for donor in pool:
@@ -369,7 +369,7 @@ class World:
         cap = self.settings.need_value_caps_fen.get(category, 10**7)
         value = min(cap, max(100, round(CATEGORY_VALUE[category] * factor)))
         urgency = (1 if level < 0.5 else 2 if level < 0.85 else 3) + (1 if key else 0)
-        need = await needs_service.create_need(
+        need = await needs_posting.create_need(
             session,
             self.admins[village[:9]],
             NeedCreate(
@@ -450,7 +450,7 @@ class World:
             self.counters.claims += 1
             try:
                 async with session.begin_nested():
-                    await needs_service.claim(session, donor.user, need.id, self.settings)
+                    await needs_lifecycle.claim(session, donor.user, need.id, self.settings)
             except AppError:
                 self.counters.claims_refused += 1
                 raise
@@ -486,7 +486,7 @@ class World:
 
     def _deliver_action(self, donor: Donor, need: NeedState) -> Action:
         async def deliver(session: AsyncSession) -> None:
-            await needs_service.deliver(session, donor.user, need.id, None)
+            await needs_lifecycle.deliver(session, donor.user, need.id, None)
             self.counters.deliveries += 1
             need.status = "delivered"
             confirm_at = utcnow() + dt.timedelta(days=self.rng.uniform(0.5, 4))
@@ -496,7 +496,7 @@ class World:
 
     def _confirm_action(self, need: NeedState) -> Action:
         async def confirm(session: AsyncSession) -> None:
-            await needs_service.confirm(
+            await needs_lifecycle.confirm(
                 session, self.admins[need.township], need.id, "感谢您的爱心"
             )
             self.counters.confirmations += 1
@@ -506,7 +506,7 @@ class World:
 
     def _release_action(self, donor: Donor, need: NeedState) -> Action:
         async def release(session: AsyncSession) -> None:
-            await needs_service.release(session, donor.user, need.id, "无法按时完成")
+            await needs_lifecycle.release(session, donor.user, need.id, "无法按时完成")
             self.counters.releases += 1
             need.status = "published"
 

@@ -11,7 +11,7 @@ from httpx import AsyncClient
 from sqlalchemy import func, select
 
 from app.core.db import utcnow
-from app.needs.expiry import run_expiry
+from app.jobs import run_expiry
 from app.offers.models import Offer
 from app.pairings.models import Pairing
 from tests.factories import admin_headers, assert_problem, donor_headers, make_household, post_need
@@ -127,7 +127,12 @@ async def test_the_donor_accepts_a_proposal(client: AsyncClient, county: Headers
     current = (await client.get(f"/api/v1/offers/{pool['id']}", headers=donor)).json()
     assert (current["capacity_used"], current["status"]) == (1, "exhausted")
     events = (await client.get(f"/api/v1/needs/{need['id']}/events", headers=county)).json()
-    assert [e["action"] for e in events["items"]][-3:] == ["propose", "accept", "active"]
+    steps = [(e["entity"], e["action"], e["to_status"]) for e in events["items"]][-3:]
+    assert steps == [
+        ("pairing", "propose", "proposed"),
+        ("need", "accept", "claimed"),
+        ("pairing", "accept", "active"),
+    ]
 
 
 async def test_a_declined_proposal_frees_the_need_and_the_capacity(

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import select
 
-from app.needs.expiry import expiry_loop, refresh_model
+from app.jobs import expiry_loop, refresh_model
 from app.pairings.models import SuccessSegment
 from app.pairings.prediction import DONOR_STRENGTH, PRIOR_RATE, SEGMENT_STRENGTH
 from tests.factories import admin_headers, donor_headers, make_household, post_need

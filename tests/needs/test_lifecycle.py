@@ -229,7 +229,7 @@ async def test_events_record_every_step_with_actor_and_reason(
         ("need", "claim", "published", "claimed"),
         ("pairing", "claim", None, "active"),
         ("need", "release", "claimed", "published"),
-        ("pairing", "released", "active", "released"),
+        ("pairing", "release", "active", "released"),
     ]
     assert events["items"][3]["reason"] == "没空"
     assert all(e["actor_id"] for e in events["items"])
@@ -246,6 +246,35 @@ async def test_a_donor_may_hold_a_limited_number_of_open_claims(
     response = await client.post(f"/api/v1/needs/{sixth['id']}/claim", headers=donor)
     assert response.status_code == 409
     assert response.json()["code"] == "too_many_open_claims"
+
+
+async def test_delivering_a_claim_frees_a_place_under_the_cap_as_the_refusal_says(
+    client: AsyncClient, admin: Headers, donor: Headers
+) -> None:
+    held = []
+    for _ in range(5):
+        need = await published_need(client, admin)
+        assert (await client.post(f"/api/v1/needs/{need['id']}/claim", headers=donor)).is_success
+        held.append(need["id"])
+    sixth = await published_need(client, admin)
+    refused = await client.post(f"/api/v1/needs/{sixth['id']}/claim", headers=donor)
+    assert refused.status_code == 409
+    assert "deliver or release one first" in refused.json()["detail"]
+
+    delivered = await client.post(f"/api/v1/needs/{held[0]}/deliver", headers=donor)
+    assert delivered.status_code == 200
+    claimed = await client.post(f"/api/v1/needs/{sixth['id']}/claim", headers=donor)
+    assert claimed.status_code == 201, claimed.text
+
+    # A disputed delivery is back in the donor's hands, and counts again.
+    disputed = await client.post(
+        f"/api/v1/needs/{held[0]}/dispute", json={"reason": "未收到"}, headers=admin
+    )
+    assert disputed.status_code == 200
+    seventh = await published_need(client, admin)
+    again = await client.post(f"/api/v1/needs/{seventh['id']}/claim", headers=donor)
+    assert again.status_code == 409
+    assert again.json()["code"] == "too_many_open_claims"
 
 
 async def test_edit_needs_the_current_version(client: AsyncClient, admin: Headers) -> None:

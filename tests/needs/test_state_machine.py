@@ -13,8 +13,8 @@ import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 
-from app.needs.expiry import run_expiry
-from app.needs.states import ACTIONS, STATES, TRANSITIONS, allowed_actions
+from app.jobs import run_expiry
+from app.needs.states import ACTIONS, STATES, TABLE
 from tests.factories import (
     admin_headers,
     donor_headers,
@@ -85,7 +85,8 @@ async def need_in_state(
 
 def test_the_table_covers_every_state() -> None:
     assert set(PATHS) == set(STATES)
-    assert {action for _, action in TRANSITIONS} >= set(ACTIONS)
+    assert set(TABLE.actions) >= set(ACTIONS)
+    assert set(REQUESTS) == set(ACTIONS)
 
 
 @pytest.mark.parametrize("state", STATES)
@@ -99,7 +100,7 @@ async def test_every_action_from_state(app: FastAPI, client: AsyncClient, state:
         after = (
             await client.get(f"/api/v1/needs/{before['id']}", headers=actors.headers["admin"])
         ).json()
-        transition = TRANSITIONS.get((state, action))
+        transition = TABLE.moves.get((state, action))
         if transition is not None:
             assert status in (200, 201), (state, action, body)
             assert after["status"] == transition.to, (state, action)
@@ -111,5 +112,5 @@ async def test_every_action_from_state(app: FastAPI, client: AsyncClient, state:
         else:
             assert status == 409, (state, action, body)
             assert body["code"] == "invalid_transition"
-            assert body["allowed"] == allowed_actions(state)
+            assert body["allowed"] == TABLE.allowed(state)
             assert after == before, (state, action)

@@ -1,8 +1,8 @@
-"""Lapsing and re-learning, by the ``aixin expire`` and ``aixin model refresh`` commands and by
-a periodic task inside the service.
+"""Scheduled work, composed from each domain's own steps: lapses, purges, re-learning.
 
-Each lapse is a conditional update, so any number of runners (replicas, a cron job, the
-command run by hand) may work at once: each need lapses once, with one event.
+Run by the ``aixin expire`` and ``aixin model refresh`` commands and by a periodic task inside
+the service. Each step is a compare-and-set per record, so any number of runners (replicas, a
+cron job, the command run by hand) may work at once: each need lapses once, with one event.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Database, utcnow
 from app.core.idempotency import purge_expired
-from app.matchmaking import proposals
-from app.needs import service
-from app.pairings import prediction
+from app.matchmaking import learning
+from app.needs import lifecycle as needs
+from app.pairings import service as pairings
 
-log = structlog.get_logger("aixin.expiry")
+log = structlog.get_logger("aixin.jobs")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +48,13 @@ async def _drain(database: Database, step: Step) -> int:
 
 
 async def run_expiry(database: Database, now: dt.datetime | None = None) -> ExpiryResult:
-    """Lapse overdue claims and proposals, and close every need past its deadline."""
+    """Lapse overdue claims and proposals, close every need past its deadline, and forget
+    idempotency keys past their time."""
     moment = now or utcnow()
     return ExpiryResult(
-        lapsed_claims=await _drain(database, lambda s: service.lapse_claims(s, moment)),
-        expired_needs=await _drain(database, lambda s: service.expire_needs(s, moment.date())),
-        lapsed_proposals=await _drain(database, lambda s: proposals.lapse_proposals(s, moment)),
+        lapsed_claims=await _drain(database, lambda s: needs.lapse_claims(s, moment)),
+        expired_needs=await _drain(database, lambda s: needs.expire_needs(s, moment.date())),
+        lapsed_proposals=await _drain(database, lambda s: pairings.lapse_proposals(s, moment)),
         purged_idempotency_keys=await purge_expired(database),
     )
 
@@ -61,7 +62,7 @@ async def run_expiry(database: Database, now: dt.datetime | None = None) -> Expi
 async def refresh_model(database: Database) -> int:
     """Re-learn the success model from the ended pairings (one transaction)."""
     async with database.write_sessionmaker.begin() as session:
-        return await prediction.refresh(session)
+        return await learning.refresh(session)
 
 
 async def expiry_loop(

@@ -1,0 +1,198 @@
+"""Reading needs: one need as its reader may see it, keyset pages, and the pool's open needs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Row, Select, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts.models import User
+from app.accounts.policy import scope_or_none
+from app.core.errors import Forbidden, NotFound, Unprocessable
+from app.core.pagination import cursor_int, cursor_moment, decode_cursor, encode_cursor
+from app.core.scope import Scope
+from app.households.models import Household
+from app.needs.models import Need
+from app.needs.schemas import Sort
+from app.pairings import service as pairings
+from app.regions.models import Region
+
+CHUNK = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class NeedView:
+    """A need with what its readers see of its village and household."""
+
+    need: Need
+    village_name: str
+    masked_name: str
+    size: int
+    key_household: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BrowseFilters:
+    region: str | None = None
+    category: str | None = None
+    urgency: int | None = None
+    key_household: bool | None = None
+    q: str | None = None
+    statuses: tuple[str, ...] = ("published",)
+
+
+def visible_to(user: User) -> ColumnElement[bool]:
+    """Admins see the needs of their scope; anyone else the needs that were ever published."""
+    scope = scope_or_none(user)
+    return scope.where(Need.village_code) if scope else Need.published_at.is_not(None)
+
+
+def _view_statement() -> Select[Need, str, str, int, bool]:
+    return (
+        select(
+            Need,
+            Region.name,
+            Household.head_name_masked,
+            Household.size,
+            Household.key_household,
+        )
+        .join(Household, Household.id == Need.household_id)
+        .join(Region, Region.code == Need.village_code)
+    )
+
+
+def _view(row: Row[Need, str, str, int, bool]) -> NeedView:
+    need, village_name, masked_name, size, key_household = row
+    return NeedView(need, village_name, masked_name, size, key_household)
+
+
+async def get_view(session: AsyncSession, user: User, need_id: int) -> NeedView:
+    """The need as ``user`` may see it; 404 when it is outside what the user may see."""
+    row = (
+        await session.execute(_view_statement().where(Need.id == need_id, visible_to(user)))
+    ).first()
+    if row is None:
+        raise NotFound(f"No need {need_id}", code="need_not_found")
+    return _view(row)
+
+
+async def get_visible(session: AsyncSession, user: User, need_id: int) -> Need:
+    """The need, if ``user`` may see it (404 otherwise): the start of every action on it."""
+    need = await session.scalar(select(Need).where(Need.id == need_id, visible_to(user)))
+    if need is None:
+        raise NotFound(f"No need {need_id}", code="need_not_found")
+    return need
+
+
+_SORT_KEYS = {
+    "newest": ((Need.created_at, Need.id), True),
+    "urgent": ((Need.urgency, Need.created_at, Need.id), True),
+    "deadline": ((Need.deadline, Need.id), False),
+}
+
+
+def _cursor_values(sort: Sort, need: Need) -> list[object]:
+    values: dict[str, list[object]] = {
+        "newest": [need.created_at.isoformat(), need.id],
+        "urgent": [need.urgency, need.created_at.isoformat(), need.id],
+        "deadline": [need.deadline.isoformat(), need.id],
+    }
+    return values[sort]
+
+
+def _parse_cursor(sort: Sort, cursor: str) -> list[object]:
+    values = decode_cursor(cursor, length=len(_SORT_KEYS[sort][0]))
+    if sort == "newest":
+        return [cursor_moment(values[0]), cursor_int(values[1])]
+    if sort == "urgent":
+        return [cursor_int(values[0]), cursor_moment(values[1]), cursor_int(values[2])]
+    try:
+        return [dt.date.fromisoformat(str(values[0])), cursor_int(values[1])]
+    except ValueError as exc:
+        raise Unprocessable("The cursor is not one this API made", code="invalid_cursor") from exc
+
+
+def _filters(user: User, filters: BrowseFilters) -> list[ColumnElement[bool]]:
+    conditions = [Need.status.in_(filters.statuses), visible_to(user)]
+    if filters.region:
+        conditions.append(Scope(filters.region).where(Need.village_code))
+    if filters.category:
+        conditions.append(Need.category == filters.category)
+    if filters.urgency:
+        conditions.append(Need.urgency == filters.urgency)
+    if filters.key_household is not None:
+        conditions.append(Household.key_household.is_(filters.key_household))
+    if filters.q:
+        conditions.append(
+            or_(
+                Need.title.icontains(filters.q, autoescape=True),
+                Need.description.icontains(filters.q, autoescape=True),
+            )
+        )
+    return conditions
+
+
+async def browse(
+    session: AsyncSession,
+    user: User,
+    filters: BrowseFilters,
+    *,
+    sort: Sort,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[NeedView], str | None]:
+    """One page of needs in a stable keyset order; the cursor of the next page, if any."""
+    if not user.is_admin and filters.statuses != ("published",):
+        raise Forbidden("Only admins may browse needs that are not published", code="admin_only")
+    columns, descending = _SORT_KEYS[sort]
+    statement = _view_statement().where(*_filters(user, filters))
+    if cursor:
+        after = _parse_cursor(sort, cursor)
+        key = tuple_(*columns)
+        statement = statement.where(key < tuple(after) if descending else key > tuple(after))
+    order = [column.desc() if descending else column.asc() for column in columns]
+    rows = (await session.execute(statement.order_by(*order).limit(limit + 1))).all()
+    views = [_view(row) for row in rows[:limit]]
+    next_cursor = encode_cursor(_cursor_values(sort, views[-1].need)) if len(rows) > limit else None
+    return views, next_cursor
+
+
+# -- for matching: the needs open to the pool -------------------------------------------------
+
+
+async def open_for_matching(
+    session: AsyncSession, scope: Scope, categories: Sequence[str]
+) -> Sequence[Row[tuple[int, str, str, int, int, dt.datetime, bool]]]:
+    """The scope's published needs with no open proposal, in id order, with what the engine
+    weighs (category, village, value, urgency, publish time, key household)."""
+    return (
+        await session.execute(
+            select(
+                Need.id, Need.category, Need.village_code, Need.value_fen, Need.urgency,
+                Need.published_at, Household.key_household,
+            )
+            .join(Household, Household.id == Need.household_id)
+            .where(
+                Need.status == "published",
+                scope.where(Need.village_code),
+                Need.category.in_(categories),
+                ~pairings.is_proposed(Need.id),
+            )
+            .order_by(Need.id)
+        )
+    ).all()  # type: ignore[return-value]  # fmt: skip
+
+
+async def lock_published(session: AsyncSession, need_ids: Sequence[int]) -> set[int]:
+    """Of ``need_ids``, those still published, locked until the transaction ends."""
+    open_ids: set[int] = set()
+    for start in range(0, len(need_ids), CHUNK):
+        chunk = need_ids[start : start + CHUNK]
+        rows = await session.scalars(
+            select(Need.id).where(Need.id.in_(chunk), Need.status == "published").with_for_update()
+        )
+        open_ids.update(rows)
+    return open_ids

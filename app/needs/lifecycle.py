@@ -1,0 +1,260 @@
+"""The need's life: review, claim, release, deliver, confirm, dispute, cancel, and lapses.
+
+Every move is :func:`move`, a compare-and-set on (id, status, version) by the table of
+:mod:`app.needs.states`; who may act is the table's ``by`` column, checked by
+:func:`app.accounts.policy.require`. A step that also moves the need's pairing moves the need
+first, then the pairing (always in that order, so two steps never wait on each other's rows),
+through :func:`app.pairings.service.move`. A step that lost a race gets 409 and writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts.models import User
+from app.accounts.policy import require
+from app.core.db import utcnow
+from app.core.errors import Conflict
+from app.core.settings import Settings
+from app.core.transitions import compare_and_set
+from app.events import service as events
+from app.needs.browse import get_visible
+from app.needs.models import Need
+from app.needs.states import TABLE
+from app.pairings import service as pairings
+from app.pairings.models import Pairing
+from app.pairings.prediction import predict
+
+HOLD_PASSED = "claim hold passed"
+DEADLINE_PASSED = "deadline passed"
+# The states in which a donor holds the need through a pairing.
+HELD = ("claimed", "delivered")
+
+
+def need_event(
+    session: AsyncSession,
+    need: Need,
+    action: str,
+    before: str | None,
+    *,
+    actor_id: int | None,
+    reason: str | None = None,
+) -> None:
+    events.record(
+        session, entity="need", entity_id=need.id, need_id=need.id, action=action,
+        from_status=before, to_status=need.status, actor_id=actor_id,
+        county_code=need.county_code, reason=reason,
+    )  # fmt: skip
+
+
+async def move(
+    session: AsyncSession,
+    need: Need,
+    action: str,
+    *,
+    actor_id: int | None,
+    reason: str | None = None,
+    **values: Any,
+) -> str:
+    """Apply ``action`` to ``need`` if nobody moved it since it was read; the state it left."""
+    before = await compare_and_set(
+        session, need, TABLE, action,
+        guard=(Need.version == need.version,),
+        lost="already_claimed" if action == "claim" else "need_changed",
+        version=need.version + 1, updated_at=utcnow(), **values,
+    )  # fmt: skip
+    need_event(session, need, action, before, actor_id=actor_id, reason=reason)
+    return before
+
+
+async def _begin(
+    session: AsyncSession, user: User, need_id: int, action: str
+) -> tuple[Need, Pairing | None]:
+    """The need and its holding pairing, if ``action`` is allowed now and ``user`` may take it.
+
+    404 outside what the user may see, 409 naming the allowed actions, 403 for the wrong actor.
+    """
+    need = await get_visible(session, user, need_id)
+    by = TABLE.check(need.status, action).by
+    holder = await pairings.held_by(session, need.id) if need.status in HELD else None
+    require(user, by, holder_id=holder.donor_id if holder else None)
+    return need, holder
+
+
+async def _begin_held(
+    session: AsyncSession, user: User, need_id: int, action: str
+) -> tuple[Need, Pairing]:
+    need, holder = await _begin(session, user, need_id, action)
+    if holder is None:
+        raise Conflict("Nobody holds this need", code="need_changed")
+    return need, holder
+
+
+async def review(
+    session: AsyncSession, admin: User, need_id: int, decision: str, reason: str | None
+) -> Need:
+    """Approve (publish) or reject a need that waits for review (township admins and wider)."""
+    need, _ = await _begin(session, admin, need_id, decision)
+    extra: dict[str, object] = (
+        {"published_at": utcnow()} if decision == "approve" else {"closed_reason": reason}
+    )
+    await move(session, need, decision, actor_id=admin.id, reason=reason, **extra)
+    return need
+
+
+async def claim(
+    session: AsyncSession, donor: User, need_id: int, settings: Settings
+) -> tuple[Need, Pairing]:
+    """First come, first served: exactly one donor wins a published need."""
+    need, _ = await _begin(session, donor, need_id, "claim")
+    await _check_open_claims(session, donor, settings.max_open_claims)
+    probability = await predict(session, donor_id=donor.id, category=need.category)
+    await move(session, need, "claim", actor_id=donor.id)
+    await pairings.supersede_proposals(
+        session, need.id, actor_id=donor.id, reason="claimed directly"
+    )
+    pairing = await pairings.start_claim(
+        session, need_id=need.id, village_code=need.village_code, county_code=need.county_code,
+        donor_id=donor.id, predicted_success=probability,
+        hold=dt.timedelta(days=settings.claim_hold_days),
+    )  # fmt: skip
+    return need, pairing
+
+
+async def _check_open_claims(session: AsyncSession, donor: User, limit: int) -> None:
+    """The cap counts the donor's claims not yet delivered; a delivery frees a place."""
+    # Lock the donor's row (PostgreSQL; SQLite's write transaction is already exclusive) so that
+    # two concurrent claims by one donor cannot both pass the count.
+    await session.execute(select(User.id).where(User.id == donor.id).with_for_update())
+    held = await pairings.undelivered_claims(session, donor.id)
+    if held >= limit:
+        raise Conflict(
+            f"You hold {held} claims not yet delivered, the most allowed; "
+            "deliver or release one first",
+            code="too_many_open_claims",
+            limit=limit,
+        )
+
+
+async def accept_proposal(session: AsyncSession, need_id: int, *, actor_id: int) -> Need:
+    """The need side of a donor accepting its proposal: published → claimed."""
+    need = await session.get(Need, need_id)
+    if need is None:
+        raise Conflict("The need of this proposal is gone", code="need_changed")
+    await move(session, need, "accept", actor_id=actor_id)
+    return need
+
+
+async def release(
+    session: AsyncSession, donor: User, need_id: int, reason: str | None
+) -> tuple[Need, Pairing]:
+    """The holding donor gives the need back to the pool."""
+    need, pairing = await _begin_held(session, donor, need_id, "release")
+    await move(session, need, "release", actor_id=donor.id, reason=reason)
+    await pairings.move(session, pairing, "release", actor_id=donor.id, reason=reason)
+    return need, pairing
+
+
+async def deliver(
+    session: AsyncSession, donor: User, need_id: int, note: str | None
+) -> tuple[Need, Pairing]:
+    """The holding donor says the need is handed over."""
+    need, pairing = await _begin_held(session, donor, need_id, "deliver")
+    await move(session, need, "deliver", actor_id=donor.id)
+    await pairings.move(
+        session, pairing, "deliver", actor_id=donor.id, delivered_at=utcnow(), delivery_note=note
+    )
+    return need, pairing
+
+
+async def confirm(
+    session: AsyncSession, admin: User, need_id: int, thanks: str | None
+) -> tuple[Need, Pairing]:
+    """An admin in scope confirms receipt, optionally thanking the donor."""
+    need, pairing = await _begin_held(session, admin, need_id, "confirm")
+    await move(session, need, "confirm", actor_id=admin.id, fulfilled_at=utcnow())
+    await pairings.move(session, pairing, "confirm", actor_id=admin.id, thanks=thanks)
+    return need, pairing
+
+
+async def dispute(
+    session: AsyncSession, admin: User, need_id: int, reason: str, settings: Settings
+) -> tuple[Need, Pairing]:
+    """Not received: back to the donor, with a fresh hold to deliver again."""
+    need, pairing = await _begin_held(session, admin, need_id, "dispute")
+    await move(session, need, "dispute", actor_id=admin.id, reason=reason)
+    await pairings.move(
+        session, pairing, "dispute", actor_id=admin.id, reason=reason, delivered_at=None,
+        expires_at=utcnow() + dt.timedelta(days=settings.claim_hold_days),
+    )  # fmt: skip
+    return need, pairing
+
+
+async def cancel(
+    session: AsyncSession, admin: User, need_id: int, reason: str
+) -> tuple[Need, Pairing | None]:
+    """Withdraw a need that is no longer wanted; a holder's pairing ends cancelled."""
+    need, pairing = await _begin(session, admin, need_id, "cancel")
+    await move(session, need, "cancel", actor_id=admin.id, reason=reason, closed_reason=reason)
+    await pairings.supersede_proposals(session, need.id, actor_id=admin.id, reason=reason)
+    if pairing is not None:
+        await pairings.move(session, pairing, "cancel", actor_id=admin.id, reason=reason)
+    return need, pairing
+
+
+# -- lapses: steps of the jobs in app/jobs.py ------------------------------------------------
+
+
+async def lapse_claims(session: AsyncSession, now: dt.datetime, *, batch: int = 500) -> int:
+    """Return needs whose claim hold has passed to the pool; the pairings end as expired."""
+    due = (
+        await session.execute(
+            select(Need, Pairing)
+            .join(Pairing, Pairing.need_id == Need.id)
+            .where(Pairing.status == "active", Pairing.expires_at < now)
+            .order_by(Pairing.expires_at)
+            .limit(batch)
+        )
+    ).all()
+    lapsed = 0
+    for need, pairing in due:
+        try:
+            async with session.begin_nested():
+                # The compare-and-set on the need decides which runner (or donor) wins.
+                await move(session, need, "lapse", actor_id=None, reason=HOLD_PASSED)
+                await pairings.move(session, pairing, "lapse", actor_id=None, reason=HOLD_PASSED)
+        except Conflict:
+            continue  # delivered, released or lapsed by someone else meanwhile
+        lapsed += 1
+    return lapsed
+
+
+async def expire_needs(session: AsyncSession, today: dt.date, *, batch: int = 500) -> int:
+    """Close published needs whose deadline has passed."""
+    due = (
+        await session.scalars(
+            select(Need)
+            .where(Need.status == "published", Need.deadline < today)
+            .order_by(Need.deadline)
+            .limit(batch)
+        )
+    ).all()
+    expired = 0
+    for need in due:
+        try:
+            async with session.begin_nested():
+                await move(
+                    session, need, "expire", actor_id=None, reason=DEADLINE_PASSED,
+                    closed_reason=DEADLINE_PASSED,
+                )  # fmt: skip
+                await pairings.supersede_proposals(
+                    session, need.id, actor_id=None, reason=DEADLINE_PASSED
+                )
+        except Conflict:
+            continue
+        expired += 1
+    return expired
