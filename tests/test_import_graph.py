@@ -1,8 +1,9 @@
 """The packages of app/ depend on each other one way, read from the source with ``ast``.
 
 Every import counts, at the top of a module or inside a function: a deferred import is still a
-dependency. ``app/main.py``, ``app/cli.py`` and ``app/jobs.py`` compose the service; they may
-import anything and nothing imports them.
+dependency. ``app/main.py``, ``app/cli.py`` and ``app/jobs.py`` compose the service, and
+``app/simulation/`` drives the whole of it through a simulated year; they may import anything and
+no domain imports them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app"
-COMPOSITION = frozenset({"app.main", "app.cli", "app.jobs"})
+COMPOSITION = frozenset({"app.main", "app.cli", "app.jobs", "app.simulation"})
 # The model registry that Alembic reads: it imports every domain's models on purpose, and its
 # imports are left out of the package graph (every package would otherwise be in a cycle).
 CORE_REGISTRY = "app.core.models"
