@@ -34,9 +34,10 @@ from app.accounts.models import User
 from app.core import migrations
 from app.core.db import make_engine
 from app.core.settings import Settings
+from app.core.vocabulary import CATEGORIES
 from app.households.models import Household
 from app.main import create_app
-from app.needs.models import CATEGORIES, Need
+from app.needs.models import Need
 from app.regions import loader
 from app.regions.models import Region
 

@@ -40,8 +40,9 @@ from sqlalchemy import func, select, text
 
 from app.core.db import make_engine
 from app.core.settings import Settings
+from app.core.vocabulary import CATEGORIES
 from app.households.models import Household
-from app.needs.models import CATEGORIES, Need
+from app.needs.models import Need
 from benchmarks import proof_common as proof
 from benchmarks.browse import seed
 from benchmarks.workload import dongkou_villages

@@ -8,18 +8,13 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, fals
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, BigIntPK, UTCDateTime, utcnow
-
-ADMIN_ROLES = ("platform", "county", "township", "village")
-ROLES = ("donor", *ADMIN_ROLES)
-DONOR_KINDS = ("individual", "enterprise", "organization")
+from app.core.vocabulary import ADMIN_ROLES, ROLES, sql_in
 
 
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint(
-            "role IN ('donor', 'platform', 'county', 'township', 'village')", name="role"
-        ),
+        CheckConstraint(f"role IN {sql_in(ROLES)}", name="role"),
         CheckConstraint(
             "(role = 'donor' AND donor_kind IS NOT NULL AND scope_code IS NULL)"
             " OR (role <> 'donor' AND donor_kind IS NULL AND scope_code IS NOT NULL)",

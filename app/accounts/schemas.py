@@ -16,6 +16,8 @@ from pydantic import (
     field_validator,
 )
 
+from app.core.vocabulary import AdminRole, DonorKind, Role
+
 
 def _lower(value: object) -> object:
     # pydantic checks ``pattern`` before applying ``to_lower``: lower-case first, so that "LiHua"
@@ -45,9 +47,6 @@ DisplayName = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
     Field(examples=["李华"]),
 ]
-DonorKind = Literal["individual", "enterprise", "organization"]
-AdminRole = Literal["platform", "county", "township", "village"]
-Role = Literal["donor", "platform", "county", "township", "village"]
 ScopeCode = Annotated[
     str,
     Field(

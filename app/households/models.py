@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import get_args
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, BigIntPK, UTCDateTime, utcnow
+from app.core.vocabulary import sql_in
+from app.households.schemas import SupportCategory
 
-SUPPORT_CATEGORIES = ("poor", "dibao", "tekun", "edge", "other")
+SUPPORT_CATEGORIES: tuple[str, ...] = get_args(SupportCategory)
 
 
 class Household(Base):
     __tablename__ = "households"
     __table_args__ = (
         CheckConstraint(
-            "support_category IN ('poor', 'dibao', 'tekun', 'edge', 'other')",
-            name="support_category",
+            f"support_category IN {sql_in(SUPPORT_CATEGORIES)}", name="support_category"
         ),
         CheckConstraint("size BETWEEN 1 AND 30", name="size"),
         Index("ix_households_village_code_id", "village_code", "id"),

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from app.needs.schemas import Category
+from app.core.vocabulary import Category
 from app.pairings.schemas import PairingStatus
 
 

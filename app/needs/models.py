@@ -18,19 +18,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, BigIntPK, UTCDateTime, utcnow
-
-CATEGORIES = ("goods", "schooling", "health", "employment", "service", "skills")
-OPEN_STATUSES = ("pending_review", "published", "claimed", "delivered")
-
-
-def _in(values: tuple[str, ...]) -> str:
-    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
+from app.core.vocabulary import CATEGORIES, sql_in
+from app.needs.states import OPEN
 
 
 class Need(Base):
     __tablename__ = "needs"
     __table_args__ = (
-        CheckConstraint(f"category IN {_in(CATEGORIES)}", name="category"),
+        CheckConstraint(f"category IN {sql_in(CATEGORIES)}", name="category"),
         CheckConstraint("urgency BETWEEN 1 AND 3", name="urgency"),
         CheckConstraint("value_fen >= 0", name="value_fen"),
         CheckConstraint("origin IN ('admin', 'household')", name="origin"),
@@ -40,8 +35,8 @@ class Need(Base):
             "household_id",
             "category",
             unique=True,
-            sqlite_where=text(f"status IN {_in(OPEN_STATUSES)}"),
-            postgresql_where=text(f"status IN {_in(OPEN_STATUSES)}"),
+            sqlite_where=text(f"status IN {sql_in(OPEN)}"),
+            postgresql_where=text(f"status IN {sql_in(OPEN)}"),
         ),
         # Browse: keyset pages in each sort order, within a status.
         Index("ix_needs_status_created_at_id", "status", "created_at", "id"),

@@ -8,24 +8,20 @@ personal data could pass; admins get ``NeedRead``, which adds bookkeeping, still
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.core.types import Date
+from app.core.vocabulary import Category
+from app.needs import states
 from app.pairings.schemas import PairingRead
 
-Category = Literal["goods", "schooling", "health", "employment", "service", "skills"]
-Status = Literal[
-    "pending_review",
-    "published",
-    "claimed",
-    "delivered",
-    "fulfilled",
-    "rejected",
-    "cancelled",
-    "expired",
-]
+# A need's status is a state of its transition table: validated and documented as that list.
+if TYPE_CHECKING:
+    Status = str
+else:
+    Status = Literal[states.STATES]
 Sort = Literal["newest", "urgent", "deadline"]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import get_args
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, BigIntPK, UTCDateTime, utcnow
-from app.needs.models import CATEGORIES, _in
+from app.core.vocabulary import CATEGORIES, sql_in
+from app.offers.schemas import OfferStatus
 
-OFFER_STATUSES = ("open", "withdrawn", "exhausted", "expired")
+OFFER_STATUSES: tuple[str, ...] = get_args(OfferStatus)
 
 
 class Offer(Base):
     __tablename__ = "offers"
     __table_args__ = (
-        CheckConstraint(f"category IN {_in(CATEGORIES)}", name="category"),
-        CheckConstraint(f"status IN {_in(OFFER_STATUSES)}", name="status"),
+        CheckConstraint(f"category IN {sql_in(CATEGORIES)}", name="category"),
+        CheckConstraint(f"status IN {sql_in(OFFER_STATUSES)}", name="status"),
         CheckConstraint("capacity >= 1", name="capacity"),
         CheckConstraint("capacity_used >= 0 AND capacity_used <= capacity", name="capacity_used"),
         CheckConstraint("value_cap_fen IS NULL OR value_cap_fen >= 0", name="value_cap_fen"),

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.core.types import DateTime
-from app.needs.schemas import Category
+from app.core.vocabulary import Category
 
 OfferStatus = Literal["open", "withdrawn", "exhausted", "expired"]
 

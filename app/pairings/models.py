@@ -18,40 +18,23 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, BigIntPK, UTCDateTime, utcnow
-
-# proposed: a match run suggested it; active: the donor holds the need; delivered: the donor
-# says it is handed over; the rest are ends.
-PAIRING_STATUSES = (
-    "proposed",
-    "active",
-    "delivered",
-    "confirmed",
-    "released",
-    "expired",
-    "declined",
-    "cancelled",
-    "superseded",
-)
-HOLDING_STATUSES = ("active", "delivered")
+from app.core.vocabulary import sql_in
+from app.pairings.states import HOLDING, STATES
 
 
 class Pairing(Base):
     __tablename__ = "pairings"
     __table_args__ = (
         CheckConstraint("source IN ('claim', 'match')", name="source"),
-        CheckConstraint(
-            "status IN ('proposed', 'active', 'delivered', 'confirmed', 'released', 'expired', "
-            "'declined', 'cancelled', 'superseded')",
-            name="status",
-        ),
+        CheckConstraint(f"status IN {sql_in(STATES)}", name="status"),
         CheckConstraint("predicted_success >= 0 AND predicted_success <= 1", name="predicted"),
         # At most one pairing holds a need at a time, whatever the concurrency.
         Index(
             "uq_pairings_need_holding",
             "need_id",
             unique=True,
-            sqlite_where=text("status IN ('active', 'delivered')"),
-            postgresql_where=text("status IN ('active', 'delivered')"),
+            sqlite_where=text(f"status IN {sql_in(HOLDING)}"),
+            postgresql_where=text(f"status IN {sql_in(HOLDING)}"),
         ),
         # At most one open proposal per need: two runs never propose the same need twice.
         Index(

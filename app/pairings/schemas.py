@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-PairingStatus = Literal[
-    "proposed",
-    "active",
-    "delivered",
-    "confirmed",
-    "released",
-    "expired",
-    "declined",
-    "cancelled",
-    "superseded",
-]
+from app.pairings import states
+
+# A pairing's status is a state of its transition table: validated and documented as that list.
+if TYPE_CHECKING:
+    PairingStatus = str
+else:
+    PairingStatus = Literal[states.STATES]
 
 
 class PairingRead(BaseModel):

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.vocabulary import DonorKind
 from app.stats.periods import Period
 
 GroupBy = Literal["township", "village", "category", "source", "donor_kind"]
@@ -109,7 +110,7 @@ class HonourEntry(BaseModel):
     rank: int
     donor_id: int
     display_name: str
-    kind: Literal["individual", "enterprise", "organization"]
+    kind: DonorKind
     fulfilled: int = Field(description="Confirmed pairings in the scope")
 
 

@@ -31,11 +31,13 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.accounts.models import DONOR_KINDS, User
+from app.accounts.models import User
 from app.core.errors import Unprocessable
 from app.core.scope import Scope
-from app.needs.models import CATEGORIES, Need
+from app.core.vocabulary import CATEGORIES, DONOR_KINDS
+from app.needs.models import Need
 from app.pairings.models import Pairing
+from app.pairings.states import ENDED
 from app.regions import service as regions_service
 from app.regions.models import LEVEL_LENGTHS, Region
 from app.stats import periods, sql
@@ -44,7 +46,6 @@ from app.stats.periods import Period
 from app.stats.schemas import Figures, GroupBy, PeriodFigures, SuccessGroup, SuccessReport
 
 SOURCES = ("claim", "match", "none")
-ENDED = ("confirmed", "released", "expired", "cancelled")
 MAX_YEARS = 5
 MAX_CELLS = 20_000  # groups × periods in one answer
 

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from app.core.settings import Settings
 from app.events.models import Event
-from app.pairings.models import HOLDING_STATUSES, Pairing
+from app.pairings.models import Pairing
+from app.pairings.states import HOLDING
 from tests.factories import admin_headers, make_household, post_need, register_donor, sign_in
 from tests.live import live_server
 
@@ -64,7 +65,7 @@ async def assert_claimed_once_each(app: FastAPI, need_ids: list[int]) -> None:
         assert dict(claim_events.all()) == dict.fromkeys(need_ids, 1)
         holding = await session.execute(
             select(Pairing.need_id, func.count())
-            .where(Pairing.status.in_(HOLDING_STATUSES))
+            .where(Pairing.status.in_(HOLDING))
             .group_by(Pairing.need_id)
         )
         assert dict(holding.all()) == dict.fromkeys(need_ids, 1)
