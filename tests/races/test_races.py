@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from app.core.idempotency_models import IdempotencyKey
 from app.core.settings import Settings
+from app.events.models import Event
 from app.needs.models import Need
 from app.offers.models import Offer
 from app.pairings.models import Pairing
@@ -52,6 +53,8 @@ SERVER_ENV = {
 # Setting up goes through the API too, a few requests at a time.
 SETUP_CONCURRENCY = 16
 T = TypeVar("T")
+# What a loser of a race is told: the state no longer allows the step, or it moved meanwhile.
+CONFLICT_CODES = {"invalid_transition", "need_changed", "pairing_changed", "concurrent_update"}
 
 
 @pytest.fixture(scope="module")
@@ -215,3 +218,86 @@ async def proposals(app: FastAPI) -> list[Any]:
         )
     assert overbooked == 0
     return list(rows.all())
+
+
+async def test_accept_and_decline_of_one_proposal_at_once_have_one_winner(
+    app: FastAPI, http: httpx.AsyncClient
+) -> None:
+    """Reproduction: both answered 200, leaving a need claimed by nobody and a unit used up."""
+    county = await admin_headers(app, http, "county", "430525")
+    rounds = 10
+    await bounded(need_in(http, county, VILLAGE_A) for _ in range(rounds))
+    donors = await bounded(signed_in_donor(http) for _ in range(rounds))
+    await bounded(offer(http, donor, capacity=1, region_preference="430525") for donor in donors)
+    made = await http.post("/api/v1/matching/runs", json={"scope": "430525"}, headers=county)
+    assert made.json()["pairs_proposed"] == rounds, made.text
+    proposals = []
+    for donor in donors:
+        listed = await http.get("/api/v1/pairings?status=proposed", headers=donor)
+        [proposal] = listed.json()["items"]
+        proposals.append((donor, proposal["id"]))
+
+    answers = await asyncio.gather(
+        *(
+            http.post(f"/api/v1/pairings/{pairing_id}/{answer}", headers=donor)
+            for donor, pairing_id in proposals
+            for answer in ("accept", "decline")
+        )
+    )
+
+    no_server_errors(answers)
+    for accept, decline in zip(answers[::2], answers[1::2], strict=True):
+        assert sorted([accept.status_code, decline.status_code]) == [200, 409], (
+            accept.text,
+            decline.text,
+        )
+    async with app.state.database.sessionmaker() as session:
+        rows = (
+            await session.execute(
+                select(Pairing.status, Need.status, Offer.capacity_used)
+                .join(Need, Need.id == Pairing.need_id)
+                .join(Offer, Offer.id == Pairing.offer_id)
+                .where(Pairing.source == "match")
+            )
+        ).all()
+    assert len(rows) == rounds
+    for pairing_status, need_status, used in rows:
+        assert (pairing_status, need_status, used) in {
+            ("active", "claimed", 1),
+            ("declined", "published", 0),
+        }
+
+
+async def test_six_admins_confirming_one_delivered_need_have_one_winner(
+    app: FastAPI, http: httpx.AsyncClient
+) -> None:
+    """Reproduction: one 200, the rest 409, and about one need in five also a 500."""
+    admins = await bounded(admin_headers(app, http, "county", "430525") for _ in range(6))
+    donor = await signed_in_donor(http)
+    need_ids = await bounded(published_need(http, admins[0]) for _ in range(5))
+    for need_id in need_ids:
+        assert (await http.post(f"/api/v1/needs/{need_id}/claim", headers=donor)).is_success
+        assert (await http.post(f"/api/v1/needs/{need_id}/deliver", headers=donor)).is_success
+
+    responses = await asyncio.gather(
+        *(
+            http.post(f"/api/v1/needs/{need_id}/{step}", json=body, headers=admin)
+            for need_id in need_ids
+            for admin in admins
+            for step, body in (("confirm", {"thanks": "谢谢"}), ("dispute", {"reason": "未收到"}))
+        )
+    )
+
+    no_server_errors(responses)
+    per_need = len(admins) * 2
+    for index, need_id in enumerate(need_ids):
+        mine = responses[index * per_need : (index + 1) * per_need]
+        assert Counter(r.status_code for r in mine) == {200: 1, 409: per_need - 1}, need_id
+        assert all(r.json()["code"] in CONFLICT_CODES for r in mine if r.status_code == 409)
+    async with app.state.database.sessionmaker() as session:
+        moves = await session.execute(
+            select(Event.need_id, func.count())
+            .where(Event.entity == "need", Event.action.in_(("confirm", "dispute")))
+            .group_by(Event.need_id)
+        )
+        assert dict(moves.all()) == dict.fromkeys(need_ids, 1)
