@@ -13,8 +13,9 @@ from app.core.db import Database
 from app.core.settings import Settings
 from app.households.models import Household
 from app.simulation.profiles import PROFILES, Profile
+from app.simulation.state import CST, POLICIES, counters_dict
 from app.simulation.summary import summarise
-from app.simulation.world import CST, POLICIES, World, counters_dict
+from app.simulation.world import World
 
 __all__ = ["POLICIES", "PROFILES", "NotEmpty", "Profile", "report", "simulate"]
 

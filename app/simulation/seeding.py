@@ -1,0 +1,153 @@
+"""The county at the start: its admins, households and donors, registered through the service."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts import service as accounts_service
+from app.accounts.schemas import AdminCreate, Register
+from app.core.db import clock_at
+from app.core.idcard import check_digit
+from app.core.security import Passwords
+from app.core.settings import Settings
+from app.households import service as households_service
+from app.households.schemas import HouseholdCreate
+from app.regions.models import Region
+from app.simulation.profiles import CATEGORY_SHARE, DonorKind
+from app.simulation.state import County, Donor
+
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程"
+)
+GIVEN = "建国志强秀英桂兰明华春梅海燕国平丽娟德胜玉兰红霞小军永福金花家明"
+
+
+async def setup(county: County) -> None:
+    """Admins, households and donors, registered through the service."""
+    profile = county.profile
+    async with county.database.sessionmaker() as session:
+        townships = list(
+            (
+                await session.scalars(
+                    select(Region.code)
+                    .where(Region.parent_code == profile.county, Region.level == "township")
+                    .order_by(Region.code)
+                )
+            ).all()
+        )
+        if profile.townships is not None:
+            townships = townships[: profile.townships]
+        county.villages = list(
+            (
+                await session.scalars(
+                    select(Region.code)
+                    .where(Region.parent_code.in_(townships), Region.level == "village")
+                    .order_by(Region.code)
+                )
+            ).all()
+        )
+    if not county.villages:
+        raise RuntimeError(f"no villages of county {profile.county} are loaded")
+    county.remote = set(
+        county.rng.sample(county.villages, round(len(county.villages) * profile.remote_share))
+    )
+    passwords = _SharedHash(county.settings)
+    password = "simulated-account"
+    with clock_at(county.at(-30)):
+        async with county.database.write_sessionmaker.begin() as session:
+            county.admins[profile.county] = await accounts_service.create_admin(
+                session, passwords, None,
+                AdminCreate(username=f"sim-{profile.county}", password=password,
+                            role="county", scope=profile.county),
+            )  # fmt: skip
+            for township in townships:
+                county.admins[township] = await accounts_service.create_admin(
+                    session, passwords, None,
+                    AdminCreate(username=f"sim-{township}", password=password,
+                                role="township", scope=township),
+                )  # fmt: skip
+        for first in range(0, profile.households, 2000):
+            async with county.database.write_sessionmaker.begin() as session:
+                for serial in range(first, min(first + 2000, profile.households)):
+                    await _register_household(county, session, serial)
+        async with county.database.write_sessionmaker.begin() as session:
+            number = 0
+            for kind in profile.kinds:
+                for _ in range(kind.count):
+                    number += 1
+                    await _register_donor(county, session, passwords, password, kind, number)
+                    county.donors[-1].home = (
+                        ""
+                        if county.donors[-1].reach == "anywhere"
+                        else county.rng.choice(townships)
+                    )
+
+
+async def _register_household(county: County, session: AsyncSession, serial: int) -> None:
+    rng = county.rng
+    village = rng.choice(county.villages)
+    born = dt.date(1940, 1, 1) + dt.timedelta(days=rng.randrange(0, 60 * 365))
+    # The serial's thousands go into the place code's last digits to keep numbers unique.
+    first17 = f"{county.profile.county[:4]}{serial // 1000:02d}{born:%Y%m%d}{serial % 1000:03d}"
+    key = rng.random() < 0.12
+    data = HouseholdCreate(
+        village_code=village,
+        head_name=rng.choice(SURNAMES) + "".join(rng.sample(GIVEN, 2)),
+        id_number=first17 + check_digit(first17),
+        phone=f"1{rng.choice('3578')}{rng.randrange(10**9):09d}",
+        size=rng.choice((1, 2, 2, 3, 3, 4, 4, 5, 6)),
+        support_category=rng.choices(
+            ("poor", "dibao", "tekun", "edge", "other"), (60, 20, 8, 10, 2)
+        )[0],
+        key_household=key,
+    )
+    household = await households_service.create_household(
+        session, county.vault, county.admins[village[:9]], data
+    )
+    county.households.append((household.id, village, key))
+
+
+async def _register_donor(
+    county: County,
+    session: AsyncSession,
+    passwords: Passwords,
+    password: str,
+    kind: DonorKind,
+    number: int,
+) -> None:
+    user = await accounts_service.register_donor(
+        session, passwords,
+        Register(username=f"sim-donor-{number}", password=password,
+                 display_name=f"爱心{kind.name}{number}", kind=kind.name),
+    )  # fmt: skip
+    low, high = kind.yearly_units
+    categories = tuple(
+        county.rng.sample(list(CATEGORY_SHARE), 2 if kind.pools else len(CATEGORY_SHARE))
+    )
+    county.donors.append(
+        Donor(
+            user=user,
+            kind=kind,
+            home="",
+            reach=county.rng.choice(kind.reach),
+            reliability=county.rng.gauss(0.0, county.profile.truth.donor_spread),
+            units=county.rng.randint(low, high),
+            categories=categories,
+        )
+    )
+
+
+class _SharedHash(Passwords):
+    """Simulated accounts never sign in: one real argon2id hash, computed once, serves all."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._shared: str | None = None
+
+    async def hash(self, password: str) -> str:
+        if self._shared is None:
+            self._shared = await super().hash(password)
+        return self._shared
