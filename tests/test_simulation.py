@@ -55,7 +55,9 @@ async def test_a_simulated_season_is_recorded_as_the_service_records_it(
                 select(func.count()).select_from(Pairing).where(Pairing.status == "confirmed")
             )
             confirms = await session.scalar(
-                select(func.count()).select_from(Event).where(Event.action == "confirm")
+                select(func.count())
+                .select_from(Event)
+                .where(Event.entity == "need", Event.action == "confirm")
             )
             assert (
                 confirmed
