@@ -274,9 +274,9 @@ async def test_six_admins_confirming_one_delivered_need_have_one_winner(
     """Reproduction: one 200, the rest 409, and about one need in five also a 500."""
     # Each of 10 needs gets 6 confirms and 6 disputes at once.
     admins = await bounded(admin_headers(app, http, "county", "430525") for _ in range(6))
-    donor = await signed_in_donor(http)
+    donors = await bounded(signed_in_donor(http) for _ in range(10))
     need_ids = await bounded(published_need(http, admins[0]) for _ in range(10))
-    for need_id in need_ids:
+    for need_id, donor in zip(need_ids, donors, strict=True):
         assert (await http.post(f"/api/v1/needs/{need_id}/claim", headers=donor)).is_success
         assert (await http.post(f"/api/v1/needs/{need_id}/deliver", headers=donor)).is_success
 
