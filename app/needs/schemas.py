@@ -8,35 +8,32 @@ personal data could pass; admins get ``NeedRead``, which adds bookkeeping, still
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.types import Date
+from app.core.types import BigInteger, Date, Id, Integer, Text
 from app.core.vocabulary import Category
 from app.needs import states
 from app.pairings.schemas import PairingRead
 
-# A need's status is a state of its transition table: validated and documented as that list.
-if TYPE_CHECKING:
-    Status = str
-else:
-    Status = Literal[states.STATES]
+# A need's status is a state of its transition table.
+Status = states.State
 Sort = Literal["newest", "urgent", "deadline"]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-ValueFen = Annotated[int, Field(ge=0, le=10**12, description="Estimated value in fen (分)")]
-Urgency = Annotated[int, Field(ge=1, le=3, description="1 low, 2 normal, 3 urgent")]
+Title = Annotated[str, Text(120)]
+LongText = Annotated[str, Text(2000)]
+Reason = Annotated[str, Text(500)]
+ValueFen = Annotated[BigInteger, Field(ge=0, le=10**12, description="Estimated value in fen (分)")]
+Urgency = Annotated[Integer, Field(ge=1, le=3, description="1 low, 2 normal, 3 urgent")]
 
 
 class NeedCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    household_id: int = Field(ge=1, le=2**63 - 1)
+    household_id: Id
     category: Category
     title: Title = Field(examples=["冬季棉被两床"])
-    description: Text
+    description: LongText
     value_fen: ValueFen
     urgency: Urgency = 2
     deadline: Date = Field(description="The date by which the need must be met")
@@ -51,7 +48,7 @@ class NeedUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: Title | None = None
-    description: Text | None = None
+    description: LongText | None = None
     value_fen: ValueFen | None = None
     urgency: Urgency | None = None
     deadline: Date | None = None
@@ -67,13 +64,13 @@ class Review(BaseModel):
 class Deliver(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: Text | None = None
+    note: LongText | None = None
 
 
 class Confirm(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    thanks: Text | None = Field(default=None, description="A thank-you the donor sees")
+    thanks: LongText | None = Field(default=None, description="A thank-you the donor sees")
 
 
 class WithReason(BaseModel):

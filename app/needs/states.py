@@ -5,9 +5,11 @@ The service, the 409 message naming the allowed actions, and the race tests all 
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from app.core.transitions import Transition, TransitionTable
 
-STATES = (
+State = Literal[
     "pending_review",
     "published",
     "claimed",
@@ -16,7 +18,9 @@ STATES = (
     "rejected",
     "cancelled",
     "expired",
-)
+]
+STATES: tuple[str, ...] = get_args(State)
+
 # The needs still in play: one of each category per household at a time.
 OPEN = ("pending_review", "published", "claimed", "delivered")
 

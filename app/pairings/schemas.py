@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from app.pairings import states
 
-# A pairing's status is a state of its transition table: validated and documented as that list.
-if TYPE_CHECKING:
-    PairingStatus = str
-else:
-    PairingStatus = Literal[states.STATES]
+# A pairing's status is a state of its transition table.
+PairingStatus = states.State
 
 
 class PairingRead(BaseModel):

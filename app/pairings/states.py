@@ -9,9 +9,11 @@ is the one function that changes a pairing's status, by a compare-and-set on thi
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from app.core.transitions import Transition, TransitionTable
 
-STATES = (
+State = Literal[
     "proposed",
     "active",
     "delivered",
@@ -21,7 +23,9 @@ STATES = (
     "declined",
     "cancelled",
     "superseded",
-)
+]
+STATES: tuple[str, ...] = get_args(State)
+
 # The states in which the pairing's donor holds the need.
 HOLDING = ("active", "delivered")
 # The states a pairing starts in: a run proposes it, a direct claim makes it active.
