@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi import APIRouter, Depends, Form, Path, Query, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.accounts import service
@@ -22,10 +22,39 @@ from app.accounts.schemas import (
 from app.core.db import SessionDep
 from app.core.openapi import link, links
 from app.core.ratelimit import RATE_LIMITED, RateLimitsDep, client_address
+from app.core.types import INT64_MAX, IdParam, Text
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 me_router = APIRouter(tags=["auth"])
 admins_router = APIRouter(prefix="/admins", tags=["admins"])
+FormText = Annotated[str, Text(1024, min_length=0, strip=False)]
+
+
+class SignInForm(OAuth2PasswordRequestForm):
+    """The OAuth2 password form, each field through the input gate (a NUL is a 422)."""
+
+    def __init__(
+        self,
+        *,
+        grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
+        username: Annotated[FormText, Form()],
+        password: Annotated[FormText, Form(json_schema_extra={"format": "password"})],
+        scope: Annotated[FormText, Form()] = "",
+        client_id: Annotated[FormText | None, Form()] = None,
+        client_secret: Annotated[
+            FormText | None, Form(json_schema_extra={"format": "password"})
+        ] = None,
+    ) -> None:
+        super().__init__(
+            grant_type=grant_type,
+            username=username,
+            password=password,
+            scope=scope,
+            client_id=client_id,
+            client_secret=client_secret,
+        )
+
+
 CREATED_LINKS = links(
     201,
     ReadAdmin=link("GET", "/admins/{admin_id}", "The new admin", admin_id="$response.body#/id"),
@@ -46,7 +75,7 @@ async def token(
     tokens: TokensDep,
     limits: RateLimitsDep,
     request: Request,
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[SignInForm, Depends()],
 ) -> TokenPair:
     """Sign in (OAuth2 password flow): a short-lived access token and a refresh token.
 
@@ -91,7 +120,7 @@ async def list_admins(
     session: SessionDep,
     scope: AdminScope,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> AdminList:
     """The admins inside the caller's scope."""
     admins, total = await service.list_admins(session, scope, limit=limit, offset=offset)
@@ -100,7 +129,7 @@ async def list_admins(
 
 @admins_router.get("/{admin_id}", response_model=AdminRead)
 async def get_admin(
-    session: SessionDep, scope: AdminScope, admin_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
+    session: SessionDep, scope: AdminScope, admin_id: Annotated[IdParam, Path()]
 ) -> AdminRead:
     """One admin inside the caller's scope (404 outside it)."""
     return AdminRead.model_validate(await service.get_admin(session, scope, admin_id))

@@ -11,11 +11,11 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
-    StringConstraints,
     ValidationInfo,
     field_validator,
 )
 
+from app.core.types import Text, code
 from app.core.vocabulary import AdminRole, DonorKind, Role
 
 
@@ -28,29 +28,25 @@ def _lower(value: object) -> object:
 
 Username = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True,
-        to_lower=True,
-        min_length=3,
-        max_length=64,
-        pattern=r"^[a-z0-9][a-z0-9_.\-]*$",
-    ),
+    Text(64, min_length=3, pattern=r"^[a-z0-9][a-z0-9_.\-]*$"),
     BeforeValidator(_lower),
     Field(
         description="3-64 characters: letters, digits, '_', '.', '-'; case-insensitive",
         examples=["lihua"],
     ),
 ]
-Password = Annotated[str, Field(min_length=8, max_length=128, description="8-128 characters")]
+Password = Annotated[
+    str, Text(128, min_length=8, strip=False), Field(description="8-128 characters")
+]
 DisplayName = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    Text(100),
     Field(examples=["李华"]),
 ]
 ScopeCode = Annotated[
     str,
+    code(6, 9, 12, blank=True),
     Field(
-        pattern=r"^([0-9]{6}|[0-9]{9}|[0-9]{12})?$",
         description="The region code the admin acts in: 6 digits for a county admin, "
         "9 for a township, 12 for a village, empty for the platform admin",
         examples=["430525101"],
@@ -80,7 +76,7 @@ class TokenPair(BaseModel):
 class Refresh(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    refresh_token: str = Field(min_length=1, max_length=200)
+    refresh_token: Annotated[str, Text(200, strip=False)]
 
 
 class Me(BaseModel):

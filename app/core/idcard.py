@@ -15,7 +15,12 @@ def check_digit(first17: str) -> str:
 
 def normalize_id_number(value: str, *, today: dt.date | None = None) -> str:
     """The ID number in canonical form (upper-case X), or ``ValueError`` saying what is wrong."""
-    number = value.strip().upper()
+    number = value.strip()
+    # ASCII first: other scripts' digits (４３０５２５, ٤٣٠٥٢٥) pass isdigit() and int(), and would
+    # be stored, and blind-indexed, beside the same number in ASCII.
+    if not number.isascii():
+        raise ValueError("an ID number is written in ASCII digits (0-9) and X")
+    number = number.upper()
     if (
         len(number) != 18
         or not number[:17].isdigit()

@@ -14,15 +14,13 @@ from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from app.core import types
 from app.core.errors import Unprocessable
 
 T = TypeVar("T")
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Items per page (1-100)")]
-Cursor = Annotated[
-    str | None,
-    Query(max_length=512, description="The next_cursor of the previous page"),
-]
+Cursor = Annotated[types.Cursor | None, Query(description="The next_cursor of the previous page")]
 
 
 class Page(BaseModel, Generic[T]):

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, 
 from app.accounts.deps import Admin, AdminScope
 from app.core.crypto import Vault
 from app.core.db import SessionDep, writes
-from app.core.errors import PreconditionFailed
 from app.core.openapi import link, links, problems
 from app.core.pagination import Cursor, Limit, Page
+from app.core.types import IdParam, RegionPrefix, version_of
 from app.households import service
 from app.households.schemas import (
     HouseholdCreate,
@@ -23,7 +23,7 @@ from app.households.schemas import (
 
 router = APIRouter(prefix="/households", tags=["households"])
 
-HouseholdId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+HouseholdId = Annotated[IdParam, Path()]
 _REGISTERED = "$response.body#/id"
 REGISTERED_LINKS = links(
     201,
@@ -59,12 +59,7 @@ def _expected_version(if_match: str | None) -> int | None:
     """The version an If-Match header names (quoted or bare); None when absent or ``*``."""
     if if_match is None or if_match.strip() == "*":
         return None
-    value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise PreconditionFailed(
-            "If-Match must be the household's version (its ETag)", code="if_match_invalid"
-        )
-    return int(value)
+    return version_of(if_match, "household")
 
 
 def _tag(response: Response, household: HouseholdRead) -> HouseholdRead:
@@ -99,7 +94,8 @@ async def list_households(
     limit: Limit = 20,
     cursor: Cursor = None,
     village: Annotated[
-        str | None, Query(pattern=r"^\d{1,12}$", description="A region-code prefix")
+        RegionPrefix | None,
+        Query(description="A region-code prefix"),
     ] = None,
     support_category: SupportCategory | None = None,
     key_household: bool | None = None,

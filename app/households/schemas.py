@@ -11,21 +11,14 @@ import datetime as dt
 import re
 from typing import Annotated, Literal, Self
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictBool,
-    StringConstraints,
-    model_validator,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from app.core.idcard import normalize_id_number
+from app.core.types import Integer, Text, VillageCode
 
 SupportCategory = Literal["poor", "dibao", "tekun", "edge", "other"]
 
-_PHONE = re.compile(r"1[3-9]\d{9}|0\d{2,3}-?\d{7,8}")
+_PHONE = re.compile(r"1[3-9]\d{9}|0\d{2,3}-?\d{7,8}", re.ASCII)
 
 
 def _id_number(value: str) -> str:
@@ -43,37 +36,37 @@ def _phone(value: str) -> str:
 
 HeadName = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
+    Text(40),
     Field(description="The head of household's name (stored encrypted)", examples=["刘德华"]),
 ]
 IdNumber = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=32),
+    Text(32),
     AfterValidator(_id_number),
     Field(
-        description="Resident ID number: 18 characters with a valid check digit (stored "
-        "encrypted; a trailing x is read as X)",
+        description="Resident ID number: 18 characters, ASCII digits with a valid check digit "
+        "(stored encrypted; a trailing x is read as X)",
         examples=["430525198001011233"],
     ),
 ]
 Phone = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=20),
+    Text(20),
     AfterValidator(_phone),
     Field(
         description="A mainland mobile or a landline with area code (stored encrypted)",
         examples=["13912345678"],
     ),
 ]
-Size = Annotated[int, Field(ge=1, le=30, description="People in the household")]
-Helper = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Size = Annotated[Integer, Field(ge=1, le=30, description="People in the household")]
+Helper = Annotated[str, Text(100)]
 CATEGORY_DOC = "poor 建档立卡, dibao 低保, tekun 五保/特困, edge 边缘易致贫, other"
 
 
 class HouseholdCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    village_code: str = Field(pattern=r"^\d{12}$", examples=["430525101201"])
+    village_code: VillageCode = Field(examples=["430525101201"])
     head_name: HeadName
     id_number: IdNumber
     phone: Phone

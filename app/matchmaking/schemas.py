@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from app.core.types import code
 from app.core.vocabulary import Category
 from app.pairings.schemas import PairingStatus
 
@@ -14,8 +15,7 @@ from app.pairings.schemas import PairingStatus
 class RunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    scope: str = Field(
-        pattern=r"^([0-9]{2}|[0-9]{4}|[0-9]{6}|[0-9]{9})?$",
+    scope: Annotated[str, code(2, 4, 6, 9, blank=True)] = Field(
         description="The region to match in: a county or township code inside the caller's "
         "scope ('' or wider codes for the platform admin)",
         examples=["430525"],

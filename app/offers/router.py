@@ -10,12 +10,13 @@ from app.accounts.deps import CurrentUser
 from app.core.db import SessionDep
 from app.core.openapi import link, links
 from app.core.pagination import Cursor, Limit
+from app.core.types import IdParam
 from app.offers import service
 from app.offers.schemas import OfferCreate, OfferPage, OfferRead, OfferStatus
 
 router = APIRouter(prefix="/offers", tags=["offers"])
 
-OfferId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+OfferId = Annotated[IdParam, Path()]
 _POSTED = "$response.body#/id"
 POSTED_LINKS = links(
     201,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.types import DateTime
+from app.core.types import DIVISION_LENGTHS, BigInteger, DateTime, Integer, Text, code
 from app.core.vocabulary import Category
 
 OfferStatus = Literal["open", "withdrawn", "exhausted", "expired"]
@@ -17,17 +17,16 @@ class OfferCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     category: Category
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
-    description: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
+    title: Annotated[str, Text(120)]
+    description: Annotated[str, Text(2000)]
+    capacity: Annotated[
+        Integer, Field(ge=1, le=10_000, description="How many needs the offer can serve")
     ]
-    capacity: int = Field(ge=1, le=10_000, description="How many needs the offer can serve")
-    region_preference: str = Field(
+    region_preference: Annotated[str, code(*DIVISION_LENGTHS, blank=True)] = Field(
         default="",
-        pattern=r"^([0-9]{2}|[0-9]{4}|[0-9]{6}|[0-9]{9}|[0-9]{12})?$",
         description="A region code the donor wants to help inside ('' for anywhere)",
     )
-    value_cap_fen: int | None = Field(
+    value_cap_fen: BigInteger | None = Field(
         default=None, ge=0, le=10**12, description="The most one need may be worth, in fen"
     )
     available_until: DateTime | None = Field(

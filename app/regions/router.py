@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from app.core.db import SessionDep
+from app.core.types import RegionCode
 from app.regions import service
 from app.regions.schemas import RegionDetail, RegionList, RegionRead
 
 router = APIRouter(prefix="/regions", tags=["regions"])
 
-CODE_PATTERN = r"^[0-9]{2}([0-9]{2}([0-9]{2}([0-9]{3}([0-9]{3})?)?)?)?$"
 CODE_DOC = "A division code: 2 (province), 4, 6, 9 or 12 (village) digits"
 CACHE_CONTROL = "public, max-age=3600"
 
@@ -22,8 +22,7 @@ async def list_regions(
     session: SessionDep,
     response: Response,
     parent: Annotated[
-        str | None,
-        Query(pattern=CODE_PATTERN, description=f"{CODE_DOC}; omitted: the provinces"),
+        RegionCode | None, Query(description=f"{CODE_DOC}; omitted: the provinces")
     ] = None,
 ) -> RegionList:
     """List the regions directly below ``parent`` (the provinces when it is omitted)."""
@@ -36,7 +35,7 @@ async def list_regions(
 async def get_region(
     session: SessionDep,
     response: Response,
-    code: Annotated[str, Path(pattern=CODE_PATTERN, description=CODE_DOC)],
+    code: Annotated[RegionCode, Path(description=CODE_DOC)],
 ) -> RegionDetail:
     """Show one region with the regions that contain it, province first."""
     region = await service.get_region(session, code)

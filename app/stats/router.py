@@ -2,35 +2,34 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from app.accounts.deps import Admin, CurrentUser
 from app.core.db import SessionDep
+from app.core.types import DIVISION_LENGTHS, CountyCode, Date, Quarter, code
 from app.stats import calibration, honour, rankings, success
 from app.stats.periods import Period
 from app.stats.schemas import Calibration, GroupBy, HonourRoll, Ranking, SuccessReport
 
 router = APIRouter(prefix="/stats", tags=["stats"])
 
-REGION_CODE = r"^([0-9]{2}|[0-9]{4}|[0-9]{6}|[0-9]{9}|[0-9]{12})?$"
+RegionCodeOrBlank = Annotated[str, code(*DIVISION_LENGTHS, blank=True)]
 ScopeParam = Annotated[
-    str | None,
+    RegionCodeOrBlank | None,
     Query(
-        pattern=REGION_CODE,
         description="A region code inside your scope (2, 4, 6, 9 or 12 digits; empty for "
         "everywhere); your own scope when omitted",
         examples=["430525"],
     ),
 ]
 From = Annotated[
-    dt.date | None,
+    Date | None,
     Query(alias="from", description="First day, inclusive, a CST calendar date (YYYY-MM-DD)"),
 ]
 To = Annotated[
-    dt.date | None,
+    Date | None,
     Query(alias="to", description="Day after the last, exclusive, a CST calendar date"),
 ]
 
@@ -60,9 +59,9 @@ async def read_success(
 async def read_rankings(
     session: SessionDep,
     admin: Admin,
-    scope: Annotated[str, Query(pattern=r"^[0-9]{6}$", description="A county's code")],
+    scope: Annotated[CountyCode, Query(description="A county's code")],
     quarter: Annotated[
-        str, Query(pattern=r"^[0-9]{4}Q[1-4]$", description="A CST quarter", examples=["2026Q3"])
+        Quarter, Query(description="A CST quarter, 2000Q1 to 2100Q4", examples=["2026Q3"])
     ],
 ) -> Ranking:
     """一季度一排名: a county's townships by the quarter's 对接成功率, with each month's figures."""
@@ -86,8 +85,8 @@ async def read_honour_roll(
     session: SessionDep,
     user: CurrentUser,
     scope: Annotated[
-        str,
-        Query(pattern=REGION_CODE, description="A region code; empty for everywhere"),
+        RegionCodeOrBlank,
+        Query(description="A region code; empty for everywhere"),
     ] = "",
     limit: Annotated[int, Query(ge=1, le=100, description="Donors listed (1-100)")] = 20,
 ) -> HonourRoll:
