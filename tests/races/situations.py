@@ -1,0 +1,239 @@
+"""The races of a need's life, generated from the need's and the pairing's transition tables.
+
+A *situation* is a need state together with the pairing that lives beside it (a published need
+may have a proposal, a claimed need has an active pairing, a delivered need a delivered one).
+Its actions are the need's moves from that state and the pairing's moves from its state; an
+action of the same name on both is one request that moves both (release, deliver, cancel,
+confirm, dispute, lapse; the need's accept is the proposal's accept). Every unordered pair of
+one situation's actions, an action with itself included, is a race.
+
+The model here also says what any order of winners must leave behind, so a race is checked
+against the tables and not against a list written by hand: a new action or state in either
+table is raced, or fails :func:`unclassified` until the harness knows how to perform it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+
+from app.core.transitions import Transition
+from app.needs import states as need_states
+from app.pairings import states as pairing_states
+
+NEED = need_states.TABLE
+PAIRING = pairing_states.TABLE
+
+# The pairing that lives beside a need in each state still in play (None: none yet).
+BESIDE: dict[str, str | None] = {
+    "pending_review": None,
+    "published": "proposed",
+    "claimed": "active",
+    "delivered": "delivered",
+}
+# Pairing moves nobody performs: they follow from a need move that the pairing does not take
+# itself (a proposal is superseded when its need is claimed directly, cancelled or expires).
+CONSEQUENCES = ("supersede",)
+# How the system actions become due: the lapse job is run with a moment past the deadline of
+# the need (expire) or past the hold of its pairing (lapse). Keyed by (entity, action).
+DUE = {("need", "expire"), ("need", "lapse"), ("pairing", "lapse")}
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One request (or one job run) that moves the need, the pairing, or both."""
+
+    name: str
+    need: Transition | None
+    pairing: Transition | None
+    # The states it was found in: a system action is due there only (a proposal's lapse is not
+    # a claim's, though both are the pairing's "lapse").
+    need_from: str = ""
+    pairing_from: str | None = None
+
+    @property
+    def by(self) -> str:
+        """Who performs it: the first side that is not the system's, else the system."""
+        sides = [move.by for move in (self.need, self.pairing) if move is not None]
+        return next((by for by in sides if by != "system"), "system")
+
+    @property
+    def entity(self) -> str:
+        """The entity whose endpoint (or due moment) performs it."""
+        if self.need is not None and (self.need.by != "system" or self.by == "system"):
+            return "need"
+        return "pairing"
+
+
+@dataclass(frozen=True, slots=True)
+class Situation:
+    need: str
+    pairing: str | None
+    actions: tuple[Action, ...]
+
+    def action(self, name: str) -> Action:
+        return next(action for action in self.actions if action.name == name)
+
+
+@dataclass(frozen=True, slots=True)
+class Race:
+    situation: Situation
+    first: Action
+    second: Action
+
+    @property
+    def id(self) -> str:
+        a, b = sorted((self.first.name, self.second.name))
+        return f"{self.situation.need}:{a}-vs-{b}"
+
+    @property
+    def label(self) -> str:
+        a, b = sorted((self.first.name, self.second.name))
+        return f"{self.situation.need}: {a} × {b}"
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        return (self.first,) if self.first == self.second else (self.first, self.second)
+
+
+def _moves_from(
+    table_moves: Iterable[tuple[tuple[str, str], Transition]], state: str | None
+) -> dict[str, Transition]:
+    return {action: move for (source, action), move in table_moves if source == state}
+
+
+def situation(need_state: str) -> Situation:
+    """The actions a need in ``need_state`` and the pairing beside it may take."""
+    pairing_state = BESIDE[need_state]
+    need_moves = _moves_from(NEED.moves.items(), need_state)
+    pairing_moves = _moves_from(PAIRING.moves.items(), pairing_state)
+    names = dict.fromkeys([*need_moves, *pairing_moves])
+    actions = tuple(
+        Action(name, need_moves.get(name), pairing_moves.get(name), need_state, pairing_state)
+        for name in names
+        if name not in CONSEQUENCES or name in need_moves
+    )
+    return Situation(need_state, pairing_state, actions)
+
+
+def situations() -> list[Situation]:
+    return [situation(state) for state in BESIDE]
+
+
+def races() -> list[Race]:
+    """Every unordered pair (with repetition) of the actions of every situation."""
+    return [
+        Race(place, first, second)
+        for place in situations()
+        for first, second in itertools.combinations_with_replacement(place.actions, 2)
+    ]
+
+
+def unclassified() -> list[str]:
+    """What the harness would not know how to race: an empty list when the tables are covered."""
+    problems = [
+        f"need state {state} has moves but no place in BESIDE"
+        for state in dict.fromkeys(source for source, _ in NEED.moves)
+        if state not in BESIDE
+    ]
+    for entity, table in (("need", NEED), ("pairing", PAIRING)):
+        for (_, action), move in table.moves.items():
+            covered = (
+                (entity, action) in DUE
+                or action in CONSEQUENCES
+                or (entity == "need" and _mirrored(action))
+            )
+            if move.by == "system" and not covered:
+                problems.append(f"system action {entity} {action} is neither due nor a consequence")
+    return problems
+
+
+def _mirrored(action: str) -> bool:
+    """A need action performed by the pairing's own request (the need's accept)."""
+    return any(name == action and move.by != "system" for (_, name), move in PAIRING.moves.items())
+
+
+# -- what an order of winners leaves behind --------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class World:
+    """The need, the pairing the race began with, the pairings created since, event counts."""
+
+    need: str
+    pairing: str | None
+    created: tuple[str, ...] = ()
+    need_events: int = 0
+    pairing_events: int = 0
+
+
+def apply(world: World, action: Action) -> World | None:
+    """``world`` after ``action``, or None when the tables do not allow it there.
+
+    The entity the request addresses must take the move; the other one takes it too while it
+    is still beside (a need released and then cancelled leaves its released pairing alone).
+    """
+    if action.by == "system" and (world.need, world.pairing) != (
+        action.need_from if action.need else world.need,
+        action.pairing_from if action.pairing else world.pairing,
+    ):
+        return None  # the job is run when this move is due, and only this one
+    beside = world.pairing is not None and BESIDE.get(world.need) == world.pairing
+    takes_need = action.need is not None and (action.entity == "need" or beside)
+    takes_pairing = action.pairing is not None and (action.entity == "pairing" or beside)
+    need_move = NEED.moves.get((world.need, action.name)) if takes_need else None
+    pairing_move = (
+        PAIRING.moves.get((world.pairing, action.name))
+        if takes_pairing and world.pairing is not None
+        else None
+    )
+    if (takes_need and need_move is None) or (takes_pairing and pairing_move is None):
+        return None
+    after = world
+    if need_move is not None:
+        after = replace(after, need=need_move.to, need_events=after.need_events + 1)
+    if pairing_move is not None:
+        after = replace(after, pairing=pairing_move.to, pairing_events=after.pairing_events + 1)
+    elif need_move is not None and after.pairing is not None:
+        after = _follow(after)
+    if need_move is not None and action.name in pairing_states.INITIAL:
+        created = pairing_states.INITIAL[action.name]
+        after = replace(
+            after, created=(*after.created, created), pairing_events=after.pairing_events + 1
+        )
+    return after
+
+
+def _follow(world: World) -> World:
+    """A pairing no longer beside its need takes the consequence its state has, if any."""
+    if world.pairing is None or BESIDE.get(world.need) == world.pairing:
+        return world
+    for name in CONSEQUENCES:
+        move = PAIRING.moves.get((world.pairing, name))
+        if move is not None:
+            return replace(world, pairing=move.to, pairing_events=world.pairing_events + 1)
+    return world
+
+
+def replay(start: World, order: Iterable[Action]) -> World | None:
+    """``start`` after ``order``, or None when some step is not allowed."""
+    world: World | None = start
+    for action in order:
+        if world is None:
+            return None
+        world = apply(world, action)
+    return world
+
+
+def outcomes(start: World, winners: list[Action]) -> Iterator[World]:
+    """What each allowed order of ``winners`` leaves behind."""
+    for order in itertools.permutations(winners):
+        world = replay(start, order)
+        if world is not None:
+            yield world
+
+
+def conflicting(start: World, a: Action, b: Action) -> bool:
+    """Whether ``a`` and ``b`` exclude each other: in neither order may both happen."""
+    return replay(start, (a, b)) is None and replay(start, (b, a)) is None
