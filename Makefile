@@ -4,8 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Two workers, one per database engine (tests/conftest.py groups the tests by engine).
+PYTEST_WORKERS ?= -n 2 --dist loadgroup
 
-.PHONY: install run test lint format openapi migrate regions clean bench simulate proof
+.PHONY: install run test fuzz lint format openapi migrate regions clean bench simulate proof
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +27,10 @@ run: migrate regions  ## Serve the API on http://127.0.0.1:8000 (docs at /docs)
 	$(BIN)/aixin serve
 
 test: install  ## The whole suite, on SQLite and on PostgreSQL
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+fuzz: install  ## Fuzzing from the OpenAPI document, deeper than make test (AIXIN_FUZZ_EXAMPLES)
+	AIXIN_FUZZ_EXAMPLES=$${AIXIN_FUZZ_EXAMPLES:-50} $(BIN)/pytest $(PYTEST_WORKERS) tests/fuzz $(PYTEST_ARGS)
 
 lint: install  ## ruff (lint and format check) and mypy
 	$(BIN)/ruff check .

@@ -163,7 +163,6 @@ async def client(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[AsyncClient
 
 # -- a closing line per engine, so the summary shows both halves ran ---------------------------
 
-_engine_of: dict[str, str] = {}
 _outcomes: Counter[tuple[str, str]] = Counter()
 
 
@@ -171,13 +170,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         callspec = getattr(item, "callspec", None)
         params = callspec.params.values() if callspec else ()
-        engine = next((value for value in params if value in ENGINES), "no database")
-        _engine_of[item.nodeid] = str(engine)
+        engine = next((value for value in params if value in ENGINES), None)
+        if engine is not None:
+            # A parallel run (make test: -n 2 --dist loadgroup) gives each engine one worker,
+            # so each builds its one database once; tests without a database go to either.
+            item.add_marker(pytest.mark.xdist_group(engine))
+        item.user_properties.append(("engine", engine or "no database"))
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-        _outcomes[(_engine_of.get(report.nodeid, "no database"), report.outcome)] += 1
+        engine = dict(report.user_properties).get("engine", "no database")
+        _outcomes[(str(engine), report.outcome)] += 1
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -54,7 +54,8 @@ async def summarise(
     months: dict[str, list[int]] = {}
     rows = await session.execute(select(Need.published_at, Need.status).where(cohort))
     for published_at, status in rows:
-        assert published_at is not None  # the cohort is published
+        if published_at is None:  # not in a publish cohort
+            continue
         key = published_at.astimezone(CST).strftime("%Y-%m")
         entry = months.setdefault(key, [0, 0])
         entry[0] += 1

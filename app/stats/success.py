@@ -150,8 +150,8 @@ def _per_need(
             sql.days_between(Need.published_at, Need.fulfilled_at),
         )
     )
-    latest = _latest_holder(cohort, scope) if group_by in ("source", "donor_kind") else None
     key: ColumnElement[Any] | InstrumentedAttribute[str]
+    latest = None
     if group_by == "township":
         key = func.substr(Need.village_code, 1, LEVEL_LENGTHS["township"])
     elif group_by == "village":
@@ -159,7 +159,7 @@ def _per_need(
     elif group_by == "category":
         key = Need.category
     else:
-        assert latest is not None
+        latest = _latest_holder(cohort, scope)
         key = func.coalesce(
             latest.c.source if group_by == "source" else latest.c.donor_kind, "none"
         )

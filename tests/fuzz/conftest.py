@@ -25,6 +25,7 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.settings import Settings
+from tests import workers
 from tests.conftest import empty_tables
 from tests.factories import (
     DONGKOU_VILLAGE,
@@ -188,6 +189,16 @@ def actor_of(label: str, *, admin: str) -> str:
 
 def engine_of(database_url: str) -> str:
     return "postgresql" if database_url.startswith("postgresql") else "sqlite"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workers.hand_over(session.config, "fuzz_cases", [[*key, n] for key, n in cases_run.items()])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    for engine, role, count in workers.received(node, "fuzz_cases") or ():
+        cases_run[(engine, role)] += count
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Any
 
 import jwt
@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.households.models import HouseholdAccess
+from tests import workers
 
 ID_NUMBER = re.compile(r"(?<!\d)\d{17}[\dXx](?![\dA-Za-z])")
 MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
@@ -156,8 +157,30 @@ def scanner(secret: str, engine: AsyncEngine, scan: Scan = SCAN) -> dict[str, li
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # A worker of a parallel run hands its scan to the controller, which fails the run.
+    if workers.hand_over(session.config, "body_scan", _scan_state()):
+        return
     if SCAN.findings and exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _scan_state() -> dict[str, Any]:
+    return {
+        "head_names": sorted(SCAN.head_names),
+        "bodies": SCAN.bodies,
+        "findings": [astuple(finding) for finding in SCAN.findings],
+    }
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    state = workers.received(node, "body_scan")
+    if state is None:
+        return
+    SCAN.head_names.update(state["head_names"])
+    for caller, count in state["bodies"].items():
+        SCAN.bodies[caller] += count
+    SCAN.findings.extend(Finding(*finding) for finding in state["findings"])
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
