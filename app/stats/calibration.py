@@ -18,7 +18,7 @@ from app.core.scope import Scope
 from app.pairings.models import Pairing
 from app.pairings.prediction import FAILURE, SUCCESS
 from app.stats import periods
-from app.stats.common import check_dates, region_in_scope
+from app.stats.common import region_in_scope
 from app.stats.schemas import Calibration, CalibrationBin
 
 BINS = 10
@@ -68,7 +68,6 @@ async def report(
 ) -> Calibration:
     """Predicted against realised: the Brier score and ten reliability bins, in SQL."""
     code = await region_in_scope(session, admin, scope)
-    check_dates(lower, upper)
     if lower is not None and upper is not None and lower >= upper:
         raise Unprocessable(f"from ({lower}) must come before to ({upper})", code="invalid_range")
     return await calibration_of(session, code, lower, upper)

@@ -6,7 +6,6 @@ that is 0 over nothing); the expressions that differ between engines are in :mod
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, Float, case, cast, func
@@ -14,10 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
 from app.accounts.policy import admin_scope
-from app.core.errors import NotFound, Unprocessable
+from app.core.errors import NotFound
 from app.regions import service as regions_service
-
-EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2100, 1, 1)
 
 
 async def region_in_scope(session: AsyncSession, admin: User, code: str | None) -> str:
@@ -29,15 +26,6 @@ async def region_in_scope(session: AsyncSession, admin: User, code: str | None) 
     if code:
         await regions_service.get_region(session, code)
     return code
-
-
-def check_dates(*days: dt.date | None) -> None:
-    """422 for a day outside the years the statistics answer for."""
-    for day in days:
-        if day is not None and not EARLIEST <= day <= LATEST:
-            raise Unprocessable(
-                f"Dates lie between {EARLIEST} and {LATEST}, got {day}", code="date_out_of_range"
-            )
 
 
 def ratio(numerator: ColumnElement[Any], denominator: ColumnElement[Any]) -> ColumnElement[Any]:

@@ -41,7 +41,7 @@ from app.pairings.states import ENDED
 from app.regions import service as regions_service
 from app.regions.models import LEVEL_LENGTHS, Region
 from app.stats import periods, sql
-from app.stats.common import check_dates, count_if, ratio, region_in_scope, total
+from app.stats.common import count_if, ratio, region_in_scope, total
 from app.stats.periods import Period
 from app.stats.schemas import Figures, GroupBy, PeriodFigures, SuccessGroup, SuccessReport
 
@@ -75,7 +75,6 @@ DEFINITIONS = {
 def _resolve_range(
     period: Period, lower: dt.date | None, upper: dt.date | None
 ) -> tuple[dt.date, dt.date]:
-    check_dates(lower, upper)
     if upper is None:
         upper = periods.default_range(period, periods.today())[1]
     if lower is None:
