@@ -31,6 +31,9 @@ from app.matchmaking.router import proposals_router, runs_router
 from app.needs.router import router as needs_router
 from app.offers.router import router as offers_router
 from app.pairings.router import router as pairings_router
+from app.photos.router import needs_router as need_photos_router
+from app.photos.router import photos_router, upload_limit
+from app.photos.storage import storage_for
 from app.regions.router import router as regions_router
 from app.stats.router import router as stats_router
 
@@ -53,6 +56,8 @@ def api_router() -> APIRouter:
         regions_router,
         households_router,
         needs_router,
+        need_photos_router,
+        photos_router,
         offers_router,
         pairings_router,
         proposals_router,
@@ -102,13 +107,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.tokens = Tokens(settings)
     app.state.vault = Vault(settings)
     app.state.rate_limits = RateLimits(settings)
+    app.state.photo_storage = storage_for(settings)
     # Replays of these POSTs disclose personal data again: each is logged before it is sent.
     app.state.replay_audits = {f"{API_PREFIX}/households": households_service.log_replay}
     app.state.migration_heads = head_revisions()
     install_error_handlers(app)
     # Inside RequestIdMiddleware (the last added is the outermost): its answers carry the id.
     app.add_middleware(IdempotencyMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, larger=[upload_limit(settings)])
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health_router)
     app.include_router(api_router())

@@ -144,3 +144,21 @@ def assert_problem(response: Response, status: int, code: str) -> dict[str, Any]
     body: dict[str, Any] = response.json()
     assert (body["status"], body["code"]) == (status, code)
     return body
+
+
+# -- photos ------------------------------------------------------------------------------------
+
+
+def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (40, 30), **save: Any) -> bytes:
+    """A small picture in ``fmt``, made with Pillow (``save``: options such as ``exif``)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 60, 40)).save(buffer, format=fmt, **save)
+    return buffer.getvalue()
+
+
+def png_bytes() -> bytes:
+    return image_bytes("PNG")

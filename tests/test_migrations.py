@@ -34,6 +34,7 @@ from tests.factories import (
     PASSWORD,
     admin_headers,
     make_household,
+    png_bytes,
     post_need,
     register_donor,
     sign_in,
@@ -139,6 +140,7 @@ class Loss:
 # column comes back re-derived (active_at, from the events), reset (honour_roll: consent is asked
 # again rather than assumed) or empty (run_id, score: the runs themselves are gone).
 DOWNGRADE_REMOVES: dict[str, Loss] = {
+    "0005": Loss(frozenset({"photos"})),
     "0004": Loss(
         frozenset({"success_segments"}),
         {"pairings": frozenset({"active_at"}), "users": frozenset({"honour_roll"})},
@@ -257,6 +259,10 @@ async def _needs(client: AsyncClient, callers: Callers) -> int:
     steps = (("claim", callers.donor), ("deliver", callers.donor), ("confirm", callers.village))
     for step, actor in steps:
         _ok(await client.post(f"/api/v1/needs/{fulfilled['id']}/{step}", headers=actor))
+    photo = {"file": ("photo.png", png_bytes(), "image/png")}
+    for album in ("photos", "delivery/photos"):
+        url = f"/api/v1/needs/{fulfilled['id']}/{album}"
+        _ok(await client.post(url, files=photo, headers=callers.village))
     claimed = await post_need(client, callers.village, household["id"], category="schooling")
     _ok(await client.post(f"/api/v1/needs/{claimed['id']}/claim", headers=callers.other))
     await post_need(client, callers.village, household["id"], category="health", origin="household")

@@ -91,6 +91,14 @@ class Unprocessable(AppError):
     status, code, title = 422, "unprocessable", "Unprocessable request"
 
 
+class PayloadTooLarge(AppError):
+    status, code, title = 413, "payload_too_large", "Payload too large"
+
+
+class UnsupportedMediaType(AppError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+
+
 class TooManyRequests(AppError):
     status, code, title = 429, "rate_limited", "Too many requests"
 

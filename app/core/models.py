@@ -12,6 +12,7 @@ from app.matchmaking.models import MatchingRun
 from app.needs.models import Need
 from app.offers.models import Offer
 from app.pairings.models import Pairing, SuccessSegment
+from app.photos.models import Photo
 from app.regions.models import Region
 
 metadata = Base.metadata
@@ -25,6 +26,7 @@ __all__ = [
     "Need",
     "Offer",
     "Pairing",
+    "Photo",
     "RefreshToken",
     "Region",
     "SuccessSegment",

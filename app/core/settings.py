@@ -123,6 +123,24 @@ class Settings(BaseSettings):
     )
     claim_window_seconds: int = Field(default=60, ge=1, le=86_400)
 
+    photo_storage: Literal["local", "s3"] = Field(
+        default="local",
+        description="Where photos are kept: local (files under data_dir/photos) or s3 "
+        "(an S3-compatible bucket: s3_bucket at s3_endpoint_url)",
+    )
+    photo_max_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1024, le=50 * 1024 * 1024, description="The largest photo"
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="The S3-compatible server (AWS's own when unset)"
+    )
+    s3_bucket: str = Field(default="aixin-photos", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr | None = Field(
+        default=None, description="With s3_secret_access_key; unset: boto3's own lookup"
+    )
+    s3_secret_access_key: SecretStr | None = None
+
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -159,6 +159,21 @@ async def held_by(session: AsyncSession, need_id: int) -> Pairing:
     return pairing
 
 
+async def delivery_of(session: AsyncSession, need_id: int) -> Pairing | None:
+    """The need's delivery: the pairing that holds it (active or delivered) or confirmed it."""
+    return await session.scalar(
+        select(Pairing)
+        .where(Pairing.need_id == need_id, Pairing.status.in_((*HOLDING, "confirmed")))
+        .order_by(Pairing.id.desc())
+        .limit(1)
+    )
+
+
+def of_donor(donor_id: int) -> Select[int]:
+    """SQL: the ids of the donor's pairings, whatever their status."""
+    return select(Pairing.id).where(Pairing.donor_id == donor_id)
+
+
 async def has_pairing(session: AsyncSession, donor_id: int, need_id: int) -> bool:
     """Whether the donor has, or had, a pairing with the need."""
     found = await session.scalar(

@@ -11,7 +11,7 @@ from httpx import Response
 
 from app.main import create_app
 from tests.conftest import settings_for
-from tests.factories import PASSWORD, id_number, phone_number, unique
+from tests.factories import PASSWORD, id_number, phone_number, png_bytes, unique
 from tests.security.world import COUNTY_A, VILLAGE_A, Role, World, current_quarter
 
 
@@ -25,6 +25,7 @@ class Call:
     data: dict[str, str] | None = None
     params: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    files: dict[str, Any] | None = None
 
 
 Target = Callable[[World], Awaitable[Call]]
@@ -126,6 +127,46 @@ async def rankings(world: World) -> Call:
     return Call("GET", "/api/v1/stats/rankings", params=params)
 
 
+def photo_file() -> dict[str, Any]:
+    return {"file": ("photo.png", png_bytes(), "image/png")}
+
+
+def add_photo(album: str, key: str | None = None) -> Target:
+    """A photo for the album (``photos`` or ``delivery/photos``) of the world's record ``key``,
+    or of a new need claimed by the donor."""
+
+    async def target(world: World) -> Call:
+        need_id = world.records[key] if key else (await world.need("claimed"))["id"]
+        return Call("POST", f"/api/v1/needs/{need_id}/{album}", files=photo_file())
+
+    return target
+
+
+async def delivery_photo_of(world: World, need_id: int) -> int:
+    """A photo the donor adds to the delivery of a need it holds."""
+    url = f"/api/v1/needs/{need_id}/delivery/photos"
+    response = await world.client.post(url, files=photo_file(), headers=world.headers["donor"])
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+def on_delivery_photo(method: str, suffix: str = "") -> Target:
+    """A request on the donor's photo of the delivery of the world's claimed need."""
+
+    async def target(world: World) -> Call:
+        if "delivery_photo" not in world.records:
+            photo_id = await delivery_photo_of(world, world.records["claimed_need"])
+            world.records["delivery_photo"] = photo_id
+        return Call(method, f"/api/v1/photos/{world.records['delivery_photo']}{suffix}")
+
+    return target
+
+
+async def remove_photo(world: World) -> Call:
+    photo_id = await delivery_photo_of(world, (await world.need("claimed"))["id"])
+    return Call("DELETE", f"/api/v1/photos/{photo_id}")
+
+
 OFFER = {"category": "goods", "title": "书包", "description": "新书包十个", "capacity": 10}
 PAGE = {"limit": 100}
 
@@ -137,6 +178,7 @@ async def send(world: World, role: Role, call: Call) -> Response:
         json=call.json,
         data=call.data,
         params=call.params,
+        files=call.files,
         headers={**world.headers[role], **call.headers},
     )
 

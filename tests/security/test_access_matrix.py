@@ -36,6 +36,7 @@ from tests.security.calls import (
     PAGE,
     Call,
     Target,
+    add_photo,
     all_operations,
     answer,
     edit_need,
@@ -43,10 +44,12 @@ from tests.security.calls import (
     new_admin,
     new_household,
     new_need,
+    on_delivery_photo,
     on_need,
     on_record,
     rankings,
     refresh,
+    remove_photo,
     send,
     sign_in,
     sign_up,
@@ -176,6 +179,8 @@ IN_SCOPE = (401, 403, 403, 200, 404, 200, 404, 200, 404, 200)  # admins whose sc
 IN_SCOPE_FOR_ALL = (401, 200, 200, 200, 404, 200, 404, 200, 404, 200)  # and donors
 # The donor holding the need; admins who can see it are refused, the others do not see it.
 CLAIMER_ONLY = (401, 200, 403, 403, 404, 403, 404, 403, 404, 403)
+# The donor who held the need and the admins whose scope covers it; to the others it is not there.
+HOLDER_AND_SCOPE = (401, 200, 404, 200, 404, 200, 404, 200, 404, 200)
 
 
 def admins_list(url: str, field_name: str, records: Callable[[World], dict[int, str]]) -> Row:
@@ -256,8 +261,30 @@ MATRIX: dict[str, Row] = {
     ),
     # The need's history: admins in scope and the donors who held it.
     "GET /api/v1/needs/{need_id}/events": Row(
-        (401, 200, 404, 200, 404, 200, 404, 200, 404, 200),
-        on_record("GET", "/api/v1/needs/{}/events", "claimed_need"),
+        HOLDER_AND_SCOPE, on_record("GET", "/api/v1/needs/{}/events", "claimed_need")
+    ),
+    # A need's photos: added by its admins, seen by whoever sees the need. A delivery's: added
+    # and seen by its donor and the admins in scope; to anyone else they do not exist.
+    "POST /api/v1/needs/{need_id}/photos": Row(
+        (401, 403, 403, 201, 404, 201, 404, 201, 404, 201), add_photo("photos", "claimed_need")
+    ),
+    "GET /api/v1/needs/{need_id}/photos": Row(
+        IN_SCOPE_FOR_ALL, on_record("GET", "/api/v1/needs/{}/photos", "claimed_need")
+    ),
+    "POST /api/v1/needs/{need_id}/delivery/photos": Row(
+        (401, 201, 404, 201, 404, 201, 404, 201, 404, 201),
+        add_photo("delivery/photos"),
+        consumes=True,
+    ),
+    "GET /api/v1/needs/{need_id}/delivery/photos": Row(
+        HOLDER_AND_SCOPE, on_record("GET", "/api/v1/needs/{}/delivery/photos", "claimed_need")
+    ),
+    "GET /api/v1/photos/{photo_id}": Row(HOLDER_AND_SCOPE, on_delivery_photo("GET")),
+    "GET /api/v1/photos/{photo_id}/thumbnail": Row(
+        HOLDER_AND_SCOPE, on_delivery_photo("GET", "/thumbnail")
+    ),
+    "DELETE /api/v1/photos/{photo_id}": Row(
+        (401, 204, 404, 204, 404, 204, 404, 204, 404, 204), remove_photo, consumes=True
     ),
     "POST /api/v1/offers": Row(
         (401, 201, 201) + (403,) * 7, fixed("POST", "/api/v1/offers", json=OFFER)
