@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from app.core.transitions import Transition
 from app.needs import states as need_states
@@ -163,57 +163,75 @@ class World:
 
     need: str
     pairing: str | None
-    created: tuple[str, ...] = ()
+    created: tuple[str, ...] = ()  # in sorted order: which was made first does not matter
     need_events: int = 0
     pairing_events: int = 0
+
+    def beside(self) -> int | None:
+        """Which pairing is beside the need: 0 the race's own, 1.. one created since."""
+        wanted = BESIDE.get(self.need)
+        states = [self.pairing, *self.created]
+        found = [i for i, state in enumerate(states) if state is not None and state == wanted]
+        return found[-1] if found else None
 
 
 def apply(world: World, action: Action) -> World | None:
     """``world`` after ``action``, or None when the tables do not allow it there.
 
-    The entity the request addresses must take the move; the other one takes it too while it
-    is still beside (a need released and then cancelled leaves its released pairing alone).
+    The record the request addresses must take the move (the need, or the race's own pairing
+    by its id); the other takes it too while it is beside, as the tables say for its state.
+    A pairing left behind by its need takes its consequence (a proposal is superseded), and a
+    claim creates a pairing.
     """
-    if action.by == "system" and (world.need, world.pairing) != (
-        action.need_from if action.need else world.need,
-        action.pairing_from if action.pairing else world.pairing,
-    ):
-        return None  # the job is run when this move is due, and only this one
-    beside = world.pairing is not None and BESIDE.get(world.need) == world.pairing
-    takes_need = action.need is not None and (action.entity == "need" or beside)
-    takes_pairing = action.pairing is not None and (action.entity == "pairing" or beside)
-    need_move = NEED.moves.get((world.need, action.name)) if takes_need else None
-    pairing_move = (
-        PAIRING.moves.get((world.pairing, action.name))
-        if takes_pairing and world.pairing is not None
-        else None
-    )
-    if (takes_need and need_move is None) or (takes_pairing and pairing_move is None):
+    if not _due(world, action):
         return None
-    after = world
-    if need_move is not None:
-        after = replace(after, need=need_move.to, need_events=after.need_events + 1)
-    if pairing_move is not None:
-        after = replace(after, pairing=pairing_move.to, pairing_events=after.pairing_events + 1)
-    elif need_move is not None and after.pairing is not None:
-        after = _follow(after)
-    if need_move is not None and action.name in pairing_states.INITIAL:
-        created = pairing_states.INITIAL[action.name]
-        after = replace(
-            after, created=(*after.created, created), pairing_events=after.pairing_events + 1
-        )
-    return after
+    states: list[str | None] = [world.pairing, *world.created]
+    need, need_events, pairing_events = world.need, world.need_events, world.pairing_events
+    near = world.beside()
+    if action.entity == "need":
+        need_move = NEED.moves.get((need, action.name))
+        if need_move is None:
+            return None
+        need, need_events = need_move.to, need_events + 1
+        if near is not None:
+            state = states[near]
+            assert state is not None
+            pairing_move = PAIRING.moves.get((state, action.name)) or _consequence(state, need)
+            if pairing_move is not None:
+                states[near], pairing_events = pairing_move.to, pairing_events + 1
+        if action.name in pairing_states.INITIAL:
+            states.append(pairing_states.INITIAL[action.name])
+            pairing_events += 1
+    else:
+        own = states[0]
+        pairing_move = PAIRING.moves.get((own, action.name)) if own is not None else None
+        if pairing_move is None:
+            return None
+        states[0], pairing_events = pairing_move.to, pairing_events + 1
+        if near == 0 and action.need is not None:
+            need_move = NEED.moves.get((need, action.name))
+            if need_move is None:
+                return None
+            need, need_events = need_move.to, need_events + 1
+    created = tuple(sorted(state for state in states[1:] if state is not None))
+    return World(need, states[0], created, need_events, pairing_events)
 
 
-def _follow(world: World) -> World:
-    """A pairing no longer beside its need takes the consequence its state has, if any."""
-    if world.pairing is None or BESIDE.get(world.need) == world.pairing:
-        return world
-    for name in CONSEQUENCES:
-        move = PAIRING.moves.get((world.pairing, name))
-        if move is not None:
-            return replace(world, pairing=move.to, pairing_events=world.pairing_events + 1)
-    return world
+def _due(world: World, action: Action) -> bool:
+    """A request may come at any time; the job is run when this one move is due, and only it."""
+    if action.by != "system":
+        return True
+    if action.entity == "need":
+        return world.need == action.need_from
+    return world.pairing == action.pairing_from
+
+
+def _consequence(state: str, need: str) -> Transition | None:
+    """The move a pairing takes when its need leaves it behind (none while still beside)."""
+    if BESIDE.get(need) == state:
+        return None
+    moves = (PAIRING.moves.get((state, name)) for name in CONSEQUENCES)
+    return next((move for move in moves if move is not None), None)
 
 
 def replay(start: World, order: Iterable[Action]) -> World | None:
