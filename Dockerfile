@@ -8,9 +8,15 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
+# The locked dependencies, checked against their hashes, in a layer of their own.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
+# Then the wheel alone: every package pyproject.toml names (app and matching), with its data.
+# tests/test_image.py builds it from exactly these COPY lines and runs the CMD below.
 COPY pyproject.toml README.md ./
 COPY app ./app
-RUN pip install .
+COPY matching ./matching
+RUN pip install --no-deps . && pip check
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --create-home --home-dir /home/aixin aixin

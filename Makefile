@@ -6,16 +6,33 @@ INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 # Two workers, one per database engine (tests/conftest.py groups the tests by engine).
 PYTEST_WORKERS ?= -n 2 --dist loadgroup
+# The locks, with hashes: requirements.lock is what the service (and the image) runs on,
+# requirements-dev.lock the same with the test tools. `make lock` writes both from pyproject.toml.
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
+LOCK_ARGS ?=
+COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
 
-.PHONY: install run test fuzz lint format openapi migrate regions clean bench simulate proof
+.PHONY: install run test fuzz lint format openapi migrate regions clean bench simulate proof lock
 
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
 	touch $@
 
-install: $(INSTALLED)  ## Create .venv and install the service with its test tools
+install: $(INSTALLED)  ## Create .venv and install the service with its test tools, from the lock
+
+lock:  ## Resolve the locks again from pyproject.toml (LOCK_ARGS=--upgrade: the newest releases)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -c 'import platform, sys; assert sys.version_info[:2] == (3, 11) \
+	  and sys.platform == "linux" and platform.machine() == "x86_64", "lock on CPython 3.11, linux x86_64"'
+	$(BIN)/python -m pip install --quiet pip-tools
+	$(COMPILE) --output-file $(LOCK) pyproject.toml
+	$(COMPILE) --extra dev --constraint $(LOCK) --output-file $(DEV_LOCK) pyproject.toml
 
 migrate: install  ## Bring the configured database to the newest schema
 	$(BIN)/aixin migrate

@@ -9,12 +9,16 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import app
 
 PROJECT_ROOT = Path(app.__file__).resolve().parent.parent
+# The key of the PostgreSQL advisory lock that a migration holds ("aixin-mg" as a bigint), so that
+# replicas starting together migrate one after another; the later ones then find the head.
+MIGRATION_LOCK_KEY = int.from_bytes(b"aixin-mg", "big")
 
 
 def migrations_dir() -> Path:
@@ -69,6 +73,9 @@ async def run_in_transaction(engine: AsyncEngine, migrate: Callable[[Connection]
     refer to fails while foreign keys are enforced; so, as SQLite's ALTER TABLE procedure
     prescribes, enforcement is off during the migration, every reference is checked before it
     commits, and enforcement is back on before the connection returns to the pool.
+
+    On PostgreSQL the transaction first takes the migrations' advisory lock (released when it
+    ends), so that two processes never migrate one database at once.
     """
     async with engine.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
@@ -76,6 +83,10 @@ async def run_in_transaction(engine: AsyncEngine, migrate: Callable[[Connection]
             await connection.run_sync(_sqlite_foreign_keys, False)
         try:
             async with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    await connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                    )
                 await connection.run_sync(migrate)
                 if sqlite:
                     await connection.run_sync(_check_foreign_keys)
