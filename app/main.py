@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from app.accounts.router import admins_router, auth_router, me_router
 from app.core.crypto import Vault
 from app.core.db import Database
+from app.core.docs import install_docs
 from app.core.errors import PROBLEM_RESPONSES, install_error_handlers
 from app.core.idempotency import IdempotencyMiddleware
 from app.core.limits import BodySizeLimitMiddleware
@@ -100,6 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = Database(settings)
@@ -119,4 +122,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(api_router())
     install_openapi(app)
+    install_docs(app)
     return app
