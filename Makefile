@@ -4,8 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
-# Two workers, one per database engine (tests/conftest.py groups the tests by engine).
-PYTEST_WORKERS ?= -n 2 --dist loadgroup
+# Two workers, one per database engine (tests/conftest.py schedules the tests by engine).
+PYTEST_WORKERS ?= -n 2 --dist loadscope
 # The locks, with hashes: requirements.lock is what the service (and the image) runs on,
 # requirements-dev.lock the same with the test tools. `make lock` writes both from pyproject.toml.
 LOCK := requirements.lock

@@ -12,11 +12,12 @@ where it fails the run.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 from fastapi import FastAPI
@@ -170,12 +171,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         callspec = getattr(item, "callspec", None)
         params = callspec.params.values() if callspec else ()
-        engine = next((value for value in params if value in ENGINES), None)
-        if engine is not None:
-            # A parallel run (make test: -n 2 --dist loadgroup) gives each engine one worker,
-            # so each builds its one database once; tests without a database go to either.
-            item.add_marker(pytest.mark.xdist_group(engine))
-        item.user_properties.append(("engine", engine or "no database"))
+        engine = next((value for value in params if value in ENGINES), "no database")
+        item.user_properties.append(("engine", engine))
+
+
+# A test's engine, read from its id: "test_x[sqlite]", "test_y[postgresql-redis]".
+_ENGINE_IN_ID = re.compile(r"\[(?:[^\]]*-)?(" + "|".join(ENGINES) + r")(?:-[^\]]*)?\]$")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``-n 2 --dist loadscope`` (make test): one scope per engine, so each engine's tests run
+    in one worker, which builds that engine's database once; tests without one go to either."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByEngine(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            found = _ENGINE_IN_ID.search(nodeid)
+            return found.group(1) if found else nodeid
+
+    return ByEngine(config, log)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
