@@ -39,6 +39,7 @@ from tests.factories import (
     DONGKOU_VILLAGE,
     PASSWORD,
     id_number,
+    make_admin,
     make_household,
     phone_number,
     post_need,
@@ -78,7 +79,7 @@ MISSING = object()  # a field left out of the request
 # -- hostile values, by the schema type they are aimed at ---------------------------------------
 
 # A URL may not be that long (clients and servers refuse one past 64 kB): its own long value.
-LONG_URL_TEXT = "a" * 60_000
+LONG_URL_TEXT = "a" * 16_000
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -106,18 +107,15 @@ def text_values(serial: int) -> list[tuple[str, Json]]:
 
 INTEGER: list[tuple[str, Json]] = [
     ("true", True),
-    ("false", False),
     ("numeric string", "1"),
     ("full-width digit string", "１"),
     ("superscript digit string", "²"),
     ("2^63", 2**63),
     ("2^63-1", 2**63 - 1),
-    ("2^64", 2**64),
     ("2^31", 2**31),
     ("-1", -1),
     ("-2^63-1", -(2**63) - 1),
     ("float", 1.5),
-    ("integral float", 1.0),
     ("1e300", 1e300),
     ("empty string", ""),
     ("null", None),
@@ -177,10 +175,8 @@ FILE: list[tuple[str, Json]] = [
 PERCENT: list[tuple[str, str]] = [
     ("%00", "%00"),
     ("1%00", "1%00"),
-    ("%C0%80 (overlong NUL)", "%C0%80"),
     ("%ED%A0%80 (surrogate)", "%ED%A0%80"),
     ("%FF (not UTF-8)", "%FF"),
-    ("%1B", "%1B"),
 ]
 # If-Match: a version, quoted or bare, that is not one.
 IF_MATCH: list[tuple[str, bytes]] = [
@@ -457,6 +453,8 @@ class World:
         target = Target({})
         for parameter in operation.parameters("path"):
             name = parameter["name"]
+            if name in {"offer_id", "pairing_id"}:
+                target.holder = self.callers["donor"]  # the world's donor makes the offers
             if operation.method == "GET" and name in self.fixed:
                 target.path[name] = self.fixed[name]
             elif name == "need_id":
@@ -466,11 +464,20 @@ class World:
                 target.path[name] = str(await self.offer())
             elif name == "pairing_id":
                 target.path[name] = str(await self.pairing())
+            elif name == "admin_id":
+                target.path[name] = str((await make_admin(self.app, "village", DONGKOU_VILLAGE)).id)
             elif name in self.fixed:
                 target.path[name] = self.fixed[name]
             else:
                 target.path[name] = str(valid_value(schemas, parameter.get("schema", {}), name, {}))
         return target
+
+    async def caller(self, role: str) -> Headers:
+        """A new account of ``role`` (admins in Dongkou), signed in."""
+        if role == "donor":
+            return await sign_in(self.client, str((await register_donor(self.client))["username"]))
+        admin = await make_admin(self.app, role, ADMIN_SCOPES[role])
+        return await sign_in(self.client, admin.username)
 
     async def _step(self, path: str, headers: Headers) -> None:
         response = await self.client.post(path, headers=headers)
@@ -542,6 +549,7 @@ class Request:
     headers: dict[str, Any]
     media_type: str | None = None
     body: Json = MISSING
+    caller: str = "anonymous"
 
     def url(self) -> str:
         url = self.template
@@ -598,6 +606,15 @@ def url_text(value: Json) -> str:
     if isinstance(value, bool):
         value = "true" if value else "false"
     return quote("" if value is None else str(value), safe="", errors="surrogatepass")
+
+
+def in_url(values: list[tuple[str, Json]]) -> list[tuple[str, str]]:
+    """``values`` as URL text, percent-encoded forms as they are; each text once."""
+    encoded: dict[str, str] = {}
+    for label, value in values:
+        text = value if (label, value) in PERCENT else url_text(value)
+        encoded.setdefault(text, label)
+    return [(label, text) for text, label in encoded.items()]
 
 
 def multipart(body: Json) -> bytes:
@@ -677,6 +694,10 @@ class Runner:
     failures: list[Failure] = field(default_factory=list)
     sent: Counter[str] = field(default_factory=Counter)
     serial: int = -1
+    # The callers of the hostile requests, apart from the world's own accounts, so that signing
+    # out or a new password ends nothing the world needs; made anew when they stop working.
+    callers: dict[str, Headers] = field(default_factory=dict)
+    headers_done: set[str] = field(default_factory=set)
 
     async def run(self, operation: Operation) -> None:
         fresh = await fresh_values(self.world, self.schemas, operation)
@@ -733,7 +754,9 @@ class Runner:
         if state.role == "holder" and state.target.holder is not None:
             headers.update(state.target.holder)
         elif state.role != "anonymous":
-            headers.update(self.world.callers[state.role])
+            if state.role not in self.callers:
+                self.callers[state.role] = await self.world.caller(state.role)
+            headers.update(self.callers[state.role])
         path = {name: url_text(value) for name, value in state.target.path.items()}
         query = {
             p["name"]: url_text(valid_value(self.schemas, p.get("schema", {}), p["name"], {}))
@@ -741,6 +764,7 @@ class Runner:
             if p.get("required")
         }
         request = Request(operation.method, operation.path, path, query, headers)
+        request.caller = state.role
         if any(p["name"].lower() == "if-match" for p in operation.parameters("header")):
             if state.etag is None:
                 read = await self.world.client.get(request.url(), headers=headers)
@@ -756,8 +780,13 @@ class Runner:
         return request
 
     async def send(self, request: Request) -> tuple[int, str]:
-        """Its status and an excerpt of its body; a 429 is sent again once, the limits reset."""
-        for _ in range(2):
+        """Its status and an excerpt of its body.
+
+        A 429 is sent again once, the limits reset; a 401 once, by a new account of the role (an
+        operation before may have signed the account out or changed its password).
+        """
+        retried: set[int] = set()
+        while True:
             self.sent["requests"] += 1
             try:
                 response = await self.world.client.request(
@@ -770,9 +799,17 @@ class Runner:
                 raise
             except Exception as exc:  # the app raised rather than answered
                 return 500, f"{type(exc).__name__}: {exc}"
-            if response.status_code != 429:
+            status = response.status_code
+            if status in retried or status not in (401, 429):
                 break
-            await self.world.app.state.rate_limits.reset()
+            retried.add(status)
+            if status == 429:
+                await self.world.app.state.rate_limits.reset()
+            elif request.caller in self.callers:
+                self.callers[request.caller] = await self.world.caller(request.caller)
+                request.headers.update(self.callers[request.caller])
+            else:
+                break
         code = problem_code(response)
         if code is not None:
             detail = str(response.json().get("detail", ""))
@@ -791,12 +828,12 @@ class Runner:
     def values_for(
         self, schema: dict[str, Any], baseline: Json, *, url: bool = True
     ) -> list[tuple[str, Json]]:
-        """The hostile values of the next field; in a URL, 60 kB stand for the megabyte."""
+        """The hostile values of the next field; in a URL, 16 kB stand for the megabyte."""
         self.serial += 1
         values = hostile_values(self.schemas, schema, baseline, self.serial)
         if url:
             values = [
-                ("60 kB of text", LONG_URL_TEXT) if value is MEGABYTE else (label, value)
+                ("16 kB of text", LONG_URL_TEXT) if value is MEGABYTE else (label, value)
                 for label, value in values
             ]
         return values
@@ -808,7 +845,12 @@ class Runner:
         for parameter in operation.parameters("query"):
             yield self.query_place(parameter)
         for parameter in operation.parameters("header"):
-            yield self.header_place(parameter)
+            # If-Match names a version of the operation's own record; other headers (an
+            # Idempotency-Key) are read by middleware shared by every route: once is enough.
+            name = parameter["name"].lower()
+            if name == "if-match" or name not in self.headers_done:
+                self.headers_done.add(name)
+                yield self.header_place(parameter)
         if operation.body is not None:
             yield from self.body_places(operation.body[1], state.body, fresh)
 
@@ -818,11 +860,8 @@ class Runner:
         def put(request: Request, value: Json) -> None:
             request.path[name] = value
 
-        values = [
-            (label, url_text(value))
-            for label, value in self.values_for(parameter.get("schema", {}), baseline)
-        ]
-        return Place("path", name, [*values, *PERCENT], put)
+        values = self.values_for(parameter.get("schema", {}), baseline)
+        return Place("path", name, in_url([*values, *PERCENT]), put)
 
     def query_place(self, parameter: dict[str, Any]) -> Place:
         name = parameter["name"]
@@ -834,12 +873,8 @@ class Runner:
         if self.schemas.kind(schema) == "array":
             schema = self.schemas.concrete(schema).get("items", {})
         baseline = valid_value(self.schemas, schema, name, {})
-        values = [
-            (label, url_text(value))
-            for label, value in self.values_for(schema, baseline)
-            if value is not None
-        ]
-        return Place("query", name, [*values, ("the word null", "null"), *PERCENT], put)
+        values = [(label, v) for label, v in self.values_for(schema, baseline) if v is not None]
+        return Place("query", name, in_url([*values, ("the word null", "null"), *PERCENT]), put)
 
     def header_place(self, parameter: dict[str, Any]) -> Place:
         name = parameter["name"]
