@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from app.accounts.router import admins_router, auth_router, me_router
+from app.accounts.sms import provider_for as sms_provider_for
 from app.core.crypto import Vault
 from app.core.db import Database
 from app.core.docs import install_docs
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.tokens = Tokens(settings)
     app.state.vault = Vault(settings)
     app.state.rate_limits = RateLimits(settings)
+    app.state.sms = sms_provider_for(settings)
     app.state.photo_storage = storage_for(settings)
     # Replays of these POSTs disclose personal data again: each is logged before it is sent.
     app.state.replay_audits = {f"{API_PREFIX}/households": households_service.log_replay}

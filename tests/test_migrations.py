@@ -33,9 +33,11 @@ from tests.factories import (
     DONGKOU_VILLAGE,
     PASSWORD,
     admin_headers,
+    make_admin,
     make_household,
     png_bytes,
     post_need,
+    register_by_phone,
     register_donor,
     sign_in,
 )
@@ -140,6 +142,10 @@ class Loss:
 # column comes back re-derived (active_at, from the events), reset (honour_roll: consent is asked
 # again rather than assumed) or empty (run_id, score: the runs themselves are gone).
 DOWNGRADE_REMOVES: dict[str, Loss] = {
+    "0006": Loss(
+        frozenset({"account_events", "sms_codes"}),
+        {"users": frozenset({"phone_encrypted", "phone_index", "token_generation"})},
+    ),
     "0005": Loss(frozenset({"photos"})),
     "0004": Loss(
         frozenset({"success_segments"}),
@@ -248,6 +254,9 @@ async def _accounts(app: FastAPI, client: AsyncClient) -> Callers:
     form = {"username": str(other["username"]), "password": PASSWORD}
     tokens = _ok(await client.post("/api/v1/auth/token", data=form))
     _ok(await client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}))
+    await register_by_phone(app, client)
+    leaver = await make_admin(app, "village", DONGKOU_VILLAGE)
+    _ok(await client.post(f"/api/v1/admins/{leaver.id}/disable", headers=callers.county))
     return callers
 
 

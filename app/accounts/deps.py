@@ -6,13 +6,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import exists, select
 
-from app.accounts.models import User
+from app.accounts.models import RefreshToken, User
 from app.accounts.policy import admin_scope
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized
 from app.core.scope import Scope
-from app.core.security import Passwords, TokenError, Tokens
+from app.core.security import AccessClaims, Passwords, TokenError, Tokens
 
 bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -31,20 +32,40 @@ PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
 TokensDep = Annotated[Tokens, Depends(get_tokens)]
 
 
-async def get_current_user(
-    session: SessionDep, tokens: TokensDep, token: Annotated[str | None, Depends(bearer)]
-) -> User:
-    """The signed-in user, from a valid, unexpired access token of an active account."""
+def get_access_claims(
+    tokens: TokensDep, token: Annotated[str | None, Depends(bearer)]
+) -> AccessClaims:
+    """What the bearer token says: a valid, unexpired access token (else 401)."""
     if not token:
         raise Unauthorized("Sign in: this needs a bearer token", code="not_authenticated")
     try:
-        claims = tokens.read_access(token)
+        return tokens.read_access(token)
     except TokenError as exc:
         code = "token_expired" if "expired" in str(exc) else "invalid_token"
         raise Unauthorized(str(exc).capitalize(), code=code) from exc
-    user = await session.get(User, claims.user_id)
-    if user is None or not user.is_active:
+
+
+AccessClaimsDep = Annotated[AccessClaims, Depends(get_access_claims)]
+
+
+async def get_current_user(session: SessionDep, claims: AccessClaimsDep) -> User:
+    """The signed-in user, from a valid, unexpired access token of an active account.
+
+    The account is read on every request, so a disabled account, a password changed since the
+    token was issued (its generation raised) or a signed-out session (its refresh family
+    revoked) ends the token at once, not at its expiry.
+    """
+    signed_out = exists().where(
+        RefreshToken.family == claims.family,
+        RefreshToken.user_id == claims.user_id,
+        RefreshToken.revoked_at.is_not(None),
+    )
+    row = (await session.execute(select(User, signed_out).where(User.id == claims.user_id))).first()
+    if row is None or not row[0].is_active:
         raise Unauthorized("The account is disabled", code="account_disabled")
+    user, ended = row
+    if ended or user.token_generation != claims.generation:
+        raise Unauthorized("The session has ended; sign in again", code="session_ended")
     if (user.role, user.scope_code) != (claims.role, claims.scope):
         # The account's role or scope changed since the token was issued.
         raise Unauthorized("The token is out of date; sign in again", code="invalid_token")

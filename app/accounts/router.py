@@ -4,21 +4,37 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Path, Query, Request, status
+from fastapi import APIRouter, Body, Depends, Form, Path, Query, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from app.accounts import service
-from app.accounts.deps import Admin, AdminScope, CurrentUser, Donor, PasswordsDep, TokensDep
+from app.accounts import service, verification
+from app.accounts.deps import (
+    Admin,
+    AdminScope,
+    CurrentUser,
+    Donor,
+    PasswordsDep,
+    TokensDep,
+    bearer,
+    get_access_claims,
+    get_current_user,
+)
 from app.accounts.schemas import (
     AdminCreate,
     AdminList,
     AdminRead,
+    Logout,
     Me,
     MeUpdate,
+    PasswordChange,
+    PhoneRegister,
     Refresh,
     Register,
+    SmsSend,
     TokenPair,
 )
+from app.accounts.sms import SmsProvider
+from app.core.crypto import VaultDep
 from app.core.db import SessionDep
 from app.core.openapi import link, links
 from app.core.ratelimit import RATE_LIMITED, RateLimitsDep, client_address
@@ -55,6 +71,15 @@ class SignInForm(OAuth2PasswordRequestForm):
         )
 
 
+def get_sms(request: Request) -> SmsProvider:
+    """The provider that sends verification codes (``AIXIN_SMS_PROVIDER``)."""
+    provider: SmsProvider = request.app.state.sms
+    return provider
+
+
+SmsDep = Annotated[SmsProvider, Depends(get_sms)]
+
+
 CREATED_LINKS = links(
     201,
     ReadAdmin=link("GET", "/admins/{admin_id}", "The new admin", admin_id="$response.body#/id"),
@@ -74,15 +99,19 @@ async def token(
     passwords: PasswordsDep,
     tokens: TokensDep,
     limits: RateLimitsDep,
+    vault: VaultDep,
     request: Request,
     form: Annotated[SignInForm, Depends()],
 ) -> TokenPair:
     """Sign in (OAuth2 password flow): a short-lived access token and a refresh token.
 
-    Repeated failures for one username or from one address get 429 with Retry-After.
+    The username is a username in any spelling of it (``ＬｉＨｕａ`` is ``lihua``) or the mobile
+    number of an account registered by phone. Repeated failures for one username or from one
+    address get 429 with Retry-After.
     """
-    async with limits.sign_in(form.username, client_address(request)):
-        user = await service.authenticate(session, passwords, form.username, form.password)
+    name = service.sign_in_name(form.username)
+    async with limits.sign_in(name, client_address(request)):
+        user = await service.authenticate(session, passwords, vault, name, form.password)
     return await service.issue_tokens(session, tokens, user)
 
 
@@ -90,6 +119,65 @@ async def token(
 async def refresh(session: SessionDep, tokens: TokensDep, body: Refresh) -> TokenPair:
     """Trade a refresh token for a new pair; each refresh token works once."""
     return await service.rotate_refresh(session, tokens, body.refresh_token)
+
+
+@auth_router.post("/sms/send", status_code=status.HTTP_202_ACCEPTED, responses=RATE_LIMITED)
+async def send_sms_code(
+    session: SessionDep,
+    vault: VaultDep,
+    sms: SmsDep,
+    limits: RateLimitsDep,
+    request: Request,
+    body: SmsSend,
+) -> Response:
+    """Text a 6-digit code to a mobile number, to register with it.
+
+    The same answer whether the number has an account or not. A number gets a few codes an
+    hour (429 with Retry-After past that); 503 when no SMS provider is configured.
+    """
+    await limits.sms(body.phone, client_address(request))
+    settings = request.app.state.settings
+    await verification.send_code(session, vault, sms, settings, body.phone)
+    return Response(status_code=status.HTTP_202_ACCEPTED)
+
+
+@auth_router.post("/sms/register", response_model=Me, status_code=status.HTTP_201_CREATED)
+async def register_by_phone(
+    session: SessionDep,
+    passwords: PasswordsDep,
+    vault: VaultDep,
+    request: Request,
+    body: PhoneRegister,
+) -> Me:
+    """Create a donor account signed in to by mobile number, with the code texted to it.
+
+    A wrong or expired code is 422 ``sms_code_invalid`` (each code takes a few guesses); a
+    number that has an account is 409 ``phone_taken``. Sign in with the number as username.
+    """
+    settings = request.app.state.settings
+    user = await service.register_phone_donor(session, passwords, vault, settings, body)
+    return Me.model_validate(user)
+
+
+@auth_router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(
+    session: SessionDep,
+    tokens: TokensDep,
+    token: Annotated[str | None, Depends(bearer)],
+    body: Annotated[Logout | None, Body()] = None,
+) -> Response:
+    """End a session: its refresh tokens stop working, and its access tokens at once.
+
+    With a refresh token in the body, that token's session ends (no bearer token needed);
+    without one, the session of the bearer token. Other sessions of the account go on.
+    """
+    if body is not None and body.refresh_token is not None:
+        await service.sign_out_refresh(session, body.refresh_token)
+    else:
+        claims = get_access_claims(tokens, token)
+        user = await get_current_user(session, claims)
+        await service.sign_out(session, user, claims.family)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @me_router.get("/me", response_model=Me)
@@ -102,6 +190,24 @@ async def read_me(user: CurrentUser) -> Me:
 async def update_me(session: SessionDep, donor: Donor, body: MeUpdate) -> Me:
     """Change the signed-in donor's settings (the roll of honour, 爱心榜); admins get 403."""
     return Me.model_validate(await service.update_donor(session, donor, body))
+
+
+@me_router.post("/me/password", response_model=TokenPair)
+async def change_password(
+    session: SessionDep,
+    passwords: PasswordsDep,
+    tokens: TokensDep,
+    user: CurrentUser,
+    limits: RateLimitsDep,
+    request: Request,
+    body: PasswordChange,
+) -> TokenPair:
+    """Change the signed-in account's password: every session ends, this caller gets a new pair.
+
+    A wrong current password is 403 ``wrong_password`` and counts as a failed sign-in.
+    """
+    async with limits.sign_in(user.username, client_address(request)):
+        return await service.change_password(session, passwords, tokens, user, body)
 
 
 @admins_router.post(
@@ -133,3 +239,22 @@ async def get_admin(
 ) -> AdminRead:
     """One admin inside the caller's scope (404 outside it)."""
     return AdminRead.model_validate(await service.get_admin(session, scope, admin_id))
+
+
+@admins_router.post("/{admin_id}/disable", response_model=AdminRead)
+async def disable_admin(
+    session: SessionDep, admin: Admin, admin_id: Annotated[IdParam, Path()]
+) -> AdminRead:
+    """Disable an admin of a lower role inside the caller's scope: its tokens stop working at
+    their next request, its sessions end. 409 if already disabled."""
+    target = await service.set_admin_active(session, admin, admin_id, active=False)
+    return AdminRead.model_validate(target)
+
+
+@admins_router.post("/{admin_id}/enable", response_model=AdminRead)
+async def enable_admin(
+    session: SessionDep, admin: Admin, admin_id: Annotated[IdParam, Path()]
+) -> AdminRead:
+    """Enable a disabled admin again (they sign in anew). 409 if already active."""
+    target = await service.set_admin_active(session, admin, admin_id, active=True)
+    return AdminRead.model_validate(target)

@@ -6,33 +6,37 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
     ValidationInfo,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
-from app.core.types import Text, code
+from app.accounts import usernames
+from app.core.types import Mobile, Text, code
 from app.core.vocabulary import AdminRole, DonorKind, Role
 
 
-def _lower(value: object) -> object:
-    # pydantic checks ``pattern`` before applying ``to_lower``: lower-case first, so that "LiHua"
-    # is accepted as "lihua" rather than rejected by the lower-case pattern. ASCII only, so that
-    # no other character (the Kelvin sign lower-cases to "k") turns into an accepted one.
-    return value.lower() if isinstance(value, str) and value.isascii() else value
+def _username(value: str) -> str:
+    name = usernames.canonical(value)
+    if (wrong := usernames.problem(name)) is not None:
+        raise PydanticCustomError("username", wrong)
+    return name
 
 
 Username = Annotated[
     str,
-    Text(64, min_length=3, pattern=r"^[a-z0-9][a-z0-9_.\-]*$"),
-    BeforeValidator(_lower),
+    Text(128),
+    AfterValidator(_username),
     Field(
-        description="3-64 characters: letters, digits, '_', '.', '-'; case-insensitive",
-        examples=["lihua"],
+        description="2-64 letters of any script (Chinese included), ASCII digits, '_', '.', '-'; "
+        "stored in one canonical form (NFKC, case-folded, lookalikes of ASCII letters folded), "
+        "so 'ＬｉＨｕａ' is 'lihua'; a mobile number is not a username",
+        examples=["lihua", "张小三"],
     ),
 ]
 Password = Annotated[
@@ -65,6 +69,42 @@ class Register(BaseModel):
     )
 
 
+Phone = Annotated[
+    Mobile, Field(description="A mainland mobile number (11 digits)", examples=["13912345678"])
+]
+
+
+class SmsSend(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone: Phone
+
+
+class PhoneRegister(BaseModel):
+    """A donor account signed in to by mobile number, proven by the code sent to it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phone: Phone
+    code: Annotated[
+        str,
+        Text(6, strip=False, pattern=r"^[0-9]{6}$"),
+        Field(description="The 6-digit code sent to the number"),
+    ]
+    password: Password
+    display_name: DisplayName
+    kind: DonorKind = Field(
+        description="individual 爱心人士, enterprise 爱心企业, organization 社会组织"
+    )
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: Annotated[str, Text(128, strip=False)]
+    new_password: Password
+
+
 class TokenPair(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
@@ -73,10 +113,21 @@ class TokenPair(BaseModel):
     refresh_expires_in: int = Field(description="Seconds the refresh token stays valid")
 
 
+RefreshTokenText = Annotated[str, Text(200, strip=False)]
+
+
 class Refresh(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    refresh_token: Annotated[str, Text(200, strip=False)]
+    refresh_token: RefreshTokenText
+
+
+class Logout(BaseModel):
+    """Which session ends: the refresh token's, or without one, the bearer token's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: RefreshTokenText | None = None
 
 
 class Me(BaseModel):

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Sequence
+from typing import Literal
 
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.models import RefreshToken, User
+from app.accounts import usernames, verification
+from app.accounts.models import AccountEvent, RefreshToken, User
 from app.accounts.policy import admin_scope
-from app.accounts.schemas import AdminCreate, MeUpdate, Register, TokenPair
+from app.accounts.schemas import (
+    AdminCreate,
+    MeUpdate,
+    PasswordChange,
+    PhoneRegister,
+    Register,
+    TokenPair,
+)
+from app.core.crypto import Vault
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
+from app.core.logging import current_request_id
 from app.core.scope import Scope
 from app.core.security import Passwords, Tokens, refresh_digest
+from app.core.settings import Settings
 from app.regions import service as regions_service
 
 # Lower rank is higher authority; an admin creates admins of a strictly lower rank only
@@ -37,8 +50,14 @@ async def _insert_user(session: AsyncSession, user: User) -> User:
         async with session.begin_nested():
             session.add(user)
     except IntegrityError as exc:
+        if user.phone_index is not None:
+            raise _phone_taken() from exc
         raise Conflict(f"The username {user.username!r} is taken", code="username_taken") from exc
     return user
+
+
+def _phone_taken() -> Conflict:
+    return Conflict("An account is already registered with this number", code="phone_taken")
 
 
 async def register_donor(session: AsyncSession, passwords: Passwords, data: Register) -> User:
@@ -52,6 +71,33 @@ async def register_donor(session: AsyncSession, passwords: Passwords, data: Regi
     return await _insert_user(session, user)
 
 
+async def register_phone_donor(
+    session: AsyncSession,
+    passwords: Passwords,
+    vault: Vault,
+    settings: Settings,
+    data: PhoneRegister,
+) -> User:
+    """Create a donor account signed in to by mobile number, once the code sent to it is given.
+
+    The account gets a generated username (``u`` and ten hex digits), which works too.
+    """
+    await verification.consume_code(session, vault, settings, data.phone, data.code)
+    index = verification.phone_index(vault, data.phone)
+    if await session.scalar(select(User.id).where(User.phone_index == index)):
+        raise _phone_taken()
+    user = User(
+        username=f"u{secrets.token_hex(5)}",
+        password_hash=await passwords.hash(data.password),
+        display_name=data.display_name,
+        role="donor",
+        donor_kind=data.kind,
+        phone_encrypted=vault.encrypt(data.phone),
+        phone_index=index,
+    )
+    return await _insert_user(session, user)
+
+
 async def update_donor(session: AsyncSession, donor: User, data: MeUpdate) -> User:
     """Change a donor's own settings: for now, the roll-of-honour consent."""
     donor.honour_roll = data.honour_roll
@@ -59,10 +105,27 @@ async def update_donor(session: AsyncSession, donor: User, data: MeUpdate) -> Us
     return donor
 
 
+def sign_in_name(username: str) -> str:
+    """The name a sign-in is counted and looked up under: a mobile number, or a canonical name."""
+    name = username.strip()
+    return name if usernames.MOBILE.fullmatch(name) else usernames.canonical(name)
+
+
+async def _find(session: AsyncSession, vault: Vault, username: str) -> User | None:
+    name = sign_in_name(username)
+    if usernames.MOBILE.fullmatch(name):
+        index = verification.phone_index(vault, name)
+        user = await session.scalar(select(User).where(User.phone_index == index))
+        if user is not None:
+            return user
+    return await session.scalar(select(User).where(User.username == name))
+
+
 async def authenticate(
-    session: AsyncSession, passwords: Passwords, username: str, password: str
+    session: AsyncSession, passwords: Passwords, vault: Vault, username: str, password: str
 ) -> User:
-    user = await session.scalar(select(User).where(User.username == username.strip().lower()))
+    """The account of a username (in any of its spellings) or mobile number, and its password."""
+    user = await _find(session, vault, username)
     valid = await passwords.verify(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
         raise Unauthorized("The username or password is wrong", code="invalid_credentials")
@@ -76,18 +139,27 @@ async def issue_tokens(
 ) -> TokenPair:
     now = utcnow()
     refresh, digest = tokens.new_refresh()
+    family = family or uuid.uuid4().hex
     session.add(
         RefreshToken(
             user_id=user.id,
             digest=digest,
-            family=family or uuid.uuid4().hex,
+            family=family,
             issued_at=now,
             expires_at=now + tokens.refresh_lifetime,
         )
     )
     await session.flush()
+    access = tokens.issue_access(
+        user.id,
+        user.role,
+        user.scope_code,
+        family=family,
+        generation=user.token_generation,
+        now=now,
+    )
     return TokenPair(
-        access_token=tokens.issue_access(user.id, user.role, user.scope_code, now=now),
+        access_token=access,
         expires_in=int(tokens.access_lifetime.total_seconds()),
         refresh_token=refresh,
         refresh_expires_in=int(tokens.refresh_lifetime.total_seconds()),
@@ -129,19 +201,90 @@ async def rotate_refresh(session: AsyncSession, tokens: Tokens, refresh: str) ->
     return await issue_tokens(session, tokens, user, family=row.family)
 
 
+async def _revoke(session: AsyncSession, user_id: int, family: str | None = None) -> None:
+    """Revoke the user's refresh tokens: one family (a session), or all of them."""
+    conditions = [RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None)]
+    if family is not None:
+        conditions.append(RefreshToken.family == family)
+    await session.execute(update(RefreshToken).where(*conditions).values(revoked_at=utcnow()))
+
+
+async def sign_out(session: AsyncSession, user: User, family: str) -> None:
+    """End one session of ``user``: its refresh family, and so its access tokens."""
+    await _revoke(session, user.id, family)
+
+
+async def sign_out_refresh(session: AsyncSession, refresh: str) -> None:
+    """End the session a refresh token belongs to; 401 for a token that is not one of ours."""
+    stored = await session.scalar(
+        select(RefreshToken).where(
+            RefreshToken.digest == refresh_digest(refresh), RefreshToken.expires_at > utcnow()
+        )
+    )
+    if stored is None:
+        raise Unauthorized("The refresh token is not valid", code="invalid_refresh_token")
+    await _revoke(session, stored.user_id, stored.family)
+
+
+def _event(session: AsyncSession, user_id: int, actor_id: int, action: str) -> None:
+    session.add(
+        AccountEvent(
+            user_id=user_id,
+            actor_id=actor_id,
+            action=action,
+            request_id=current_request_id(),
+            at=utcnow(),
+        )
+    )
+
+
+async def change_password(
+    session: AsyncSession, passwords: Passwords, tokens: Tokens, user: User, data: PasswordChange
+) -> TokenPair:
+    """Set a new password and end every session of the account; a new pair for this caller.
+
+    A compare-and-set on the password and the token generation read: of two concurrent changes
+    one wins, the other gets 409.
+    """
+    if not await passwords.verify(user.password_hash, data.current_password):
+        raise Forbidden("The current password is wrong", code="wrong_password")
+    changed = await session.scalar(
+        update(User)
+        .where(
+            User.id == user.id,
+            User.is_active.is_(True),
+            User.password_hash == user.password_hash,
+            User.token_generation == user.token_generation,
+        )
+        .values(
+            password_hash=await passwords.hash(data.new_password),
+            token_generation=User.token_generation + 1,
+        )
+        .returning(User.id)
+        .execution_options(synchronize_session=False)
+    )
+    if changed is None:
+        raise Conflict("The account changed meanwhile; sign in again", code="account_changed")
+    await _revoke(session, user.id)
+    _event(session, user.id, user.id, "password_change")
+    await session.refresh(user)
+    return await issue_tokens(session, tokens, user)
+
+
+def _check_authority(actor: User, role: str, scope: str, verb: str, code: str) -> None:
+    """403 unless ``actor`` ranks above ``role`` (a platform admin also over platform admins)
+    and its scope covers ``scope``."""
+    actor_scope = admin_scope(actor)
+    if not (ROLE_RANK[role] > ROLE_RANK[actor.role] or actor.role == role == "platform"):
+        raise Forbidden(f"A {actor.role} admin cannot {verb} a {role} admin", code=code)
+    if not actor_scope.covers(scope):
+        raise Forbidden(
+            f"The scope {scope} lies outside your scope {actor.scope_code}", code="out_of_scope"
+        )
+
+
 def _check_grant(creator: User, data: AdminCreate) -> None:
-    scope = admin_scope(creator)
-    creator_rank, new_rank = ROLE_RANK[creator.role], ROLE_RANK[data.role]
-    if not (new_rank > creator_rank or creator.role == data.role == "platform"):
-        raise Forbidden(
-            f"A {creator.role} admin cannot create a {data.role} admin",
-            code="role_not_grantable",
-        )
-    if not scope.covers(data.scope):
-        raise Forbidden(
-            f"The scope {data.scope} lies outside your scope {creator.scope_code}",
-            code="out_of_scope",
-        )
+    _check_authority(creator, data.role, data.scope, "create", code="role_not_grantable")
 
 
 async def create_admin(
@@ -189,3 +332,39 @@ async def get_admin(session: AsyncSession, scope: Scope, admin_id: int) -> User:
     if admin is None:
         raise NotFound(f"No admin {admin_id} in your scope", code="admin_not_found")
     return admin
+
+
+async def set_admin_active(
+    session: AsyncSession, actor: User, admin_id: int, *, active: bool
+) -> User:
+    """Disable (or enable again) an admin below ``actor`` in rank, inside its scope.
+
+    Disabling raises the account's token generation and revokes its refresh tokens, so its
+    access tokens fail at their next request; enabling does not bring them back. Each is a
+    compare-and-set on ``is_active``: of two concurrent requests one wins, the other gets 409.
+    """
+    target = await get_admin(session, admin_scope(actor), admin_id)
+    verb: Literal["disable", "enable"] = "enable" if active else "disable"
+    if target.id == actor.id:
+        raise Forbidden(f"An admin cannot {verb} their own account", code="own_account")
+    _check_authority(actor, target.role, target.scope_code or "", verb, code="role_not_grantable")
+    values: dict[str, object] = {"is_active": active}
+    if not active:
+        values["token_generation"] = User.token_generation + 1
+    changed = await session.scalar(
+        update(User)
+        .where(User.id == target.id, User.is_active.is_(not active))
+        .values(**values)
+        .returning(User.id)
+        .execution_options(synchronize_session=False)
+    )
+    if changed is None and active:
+        raise Conflict(f"The admin {admin_id} is active", code="admin_already_active")
+    if changed is None:
+        raise Conflict(f"The admin {admin_id} is disabled already", code="admin_already_disabled")
+    if not active:
+        await _revoke(session, target.id)
+    _event(session, target.id, actor.id, verb)
+    await session.flush()
+    await session.refresh(target)
+    return target

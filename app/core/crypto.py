@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from typing import Annotated
 
 from cryptography.fernet import Fernet, InvalidToken
+from fastapi import Depends, Request
 
 from app.core.settings import Settings
 
@@ -35,3 +37,12 @@ class Vault:
     def blind_index(self, value: str) -> str:
         """A keyed hash of ``value``: equal inputs match, and nothing can be read back."""
         return hmac.new(self._index_key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def get_vault(request: Request) -> Vault:
+    """The application's vault: the keys of the personal data."""
+    vault: Vault = request.app.state.vault
+    return vault
+
+
+VaultDep = Annotated[Vault, Depends(get_vault)]

@@ -1,4 +1,5 @@
-"""Rate limits: failed sign-ins per account and per address, and bursts of claims per donor.
+"""Rate limits: failed sign-ins per account and per address, bursts of claims per donor, and
+verification codes per mobile number and per address.
 
 Counters live in a storage of the ``limits`` library: this process's memory by default, or Redis
 (``AIXIN_RATE_LIMIT_STORAGE_URL=redis://…``) so that every replica counts against the same
@@ -102,6 +103,9 @@ class RateLimits:
         self.account_failures = _per(settings.sign_in_failures_per_account, window, "sign-in")
         self.address_failures = _per(settings.sign_in_failures_per_address, window, "sign-in-ip")
         self.claims = _per(settings.claims_per_donor, settings.claim_window_seconds, "claim")
+        sms_window = settings.sms_window_seconds
+        self.sms_numbers = _per(settings.sms_per_number, sms_window, "sms")
+        self.sms_addresses = _per(settings.sms_per_address, sms_window, "sms-ip")
         self._paused_until = 0.0
 
     @contextlib.asynccontextmanager
@@ -132,6 +136,16 @@ class RateLimits:
         """Count one claim attempt of ``donor_id``; 429 when the donor claims too fast."""
         if not await self._hit(self.claims, str(donor_id)):
             await self._refuse(self.claims, str(donor_id), "Too many claims in a short time")
+
+    async def sms(self, phone: str, address: str) -> None:
+        """Count one verification code sent to ``phone`` for ``address``; 429 past either limit."""
+        number, source = _digest(phone), _digest(address)
+        await self._refuse_when_spent(
+            self.sms_addresses, source, "Too many codes asked for from your address"
+        )
+        if not await self._hit(self.sms_numbers, number):
+            await self._refuse(self.sms_numbers, number, "Too many codes sent to this number")
+        await self._hit(self.sms_addresses, source)
 
     async def close(self) -> None:
         """Close the storage's connections (Redis; memory has none)."""

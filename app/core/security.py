@@ -55,6 +55,10 @@ class AccessClaims:
     role: str
     scope: str | None
     expires_at: dt.datetime
+    # The refresh family of the sign-in that issued the token, and the user's token generation
+    # then: revoking the family or raising the generation ends the token before it expires.
+    family: str
+    generation: int
 
 
 class TokenError(Exception):
@@ -71,13 +75,24 @@ class Tokens:
         self.access_lifetime = dt.timedelta(minutes=settings.access_token_minutes)
         self.refresh_lifetime = dt.timedelta(days=settings.refresh_token_days)
 
-    def issue_access(self, user_id: int, role: str, scope: str | None, *, now: dt.datetime) -> str:
+    def issue_access(
+        self,
+        user_id: int,
+        role: str,
+        scope: str | None,
+        *,
+        family: str,
+        generation: int,
+        now: dt.datetime,
+    ) -> str:
         payload: dict[str, Any] = {
             "iss": self._issuer,
             "aud": self._audience,
             "sub": str(user_id),
             "role": role,
             "scope": scope,
+            "fam": family,
+            "gen": generation,
             "typ": "access",
             "iat": int(now.timestamp()),
             "exp": int((now + self.access_lifetime).timestamp()),
@@ -99,7 +114,13 @@ class Tokens:
             raise TokenError("the access token has expired") from exc
         except jwt.PyJWTError as exc:
             raise TokenError("the access token is not valid") from exc
-        if payload.get("typ") != "access" or not str(payload["sub"]).isdigit():
+        family, generation = payload.get("fam"), payload.get("gen")
+        if (
+            payload.get("typ") != "access"
+            or not str(payload["sub"]).isdigit()
+            or not isinstance(family, str)
+            or not isinstance(generation, int)
+        ):
             raise TokenError("the access token is not valid")
         # However it was configured when it was issued (a deployment sharing the key, an older
         # release), a token meant to live longer than the most allowed is refused outright.
@@ -111,6 +132,8 @@ class Tokens:
             role=str(payload.get("role")),
             scope=payload.get("scope"),
             expires_at=dt.datetime.fromtimestamp(expires, dt.UTC),
+            family=family,
+            generation=generation,
         )
 
     @staticmethod

@@ -141,6 +141,22 @@ class Settings(BaseSettings):
     )
     s3_secret_access_key: SecretStr | None = None
 
+    sms_provider: str | None = Field(
+        default=None,
+        pattern=r"^(development|none|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$",
+        description="Who sends verification codes: development (logs them; the default outside "
+        "production), none (the default in production: no codes), or module:factory",
+    )
+    sms_code_minutes: int = Field(default=5, ge=1, le=30, description="How long a code is valid")
+    sms_code_attempts: int = Field(default=5, ge=1, le=20, description="Guesses per code")
+    sms_per_number: int = Field(
+        default=5, ge=1, le=1000, description="Codes sent to one number per window"
+    )
+    sms_per_address: int = Field(
+        default=50, ge=1, le=100_000, description="Codes asked for from one address per window"
+    )
+    sms_window_seconds: int = Field(default=3600, ge=1, le=86_400)
+
     log_level: str = "INFO"
     log_json: bool = True
 

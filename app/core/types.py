@@ -120,6 +120,9 @@ CountyCode = Annotated[str, code(6)]
 RegionPrefix = Annotated[str, code(*range(1, 13))]
 """The start of region codes: 1 to 12 ASCII digits."""
 
+Mobile = Annotated[str, Text(11, strip=False, pattern=r"^1[3-9][0-9]{9}$")]
+"""A mainland mobile number: 11 ASCII digits, 13x to 19x."""
+
 Cursor = Annotated[str, Text(512, min_length=0, strip=False, pattern=r"^[A-Za-z0-9_-]*=*$")]
 """A page cursor as the API writes it: base64url text."""
 

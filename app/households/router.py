@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
-from app.accounts.deps import Admin, AdminScope
-from app.core.crypto import Vault
+from app.accounts.deps import Admin
+from app.core.crypto import VaultDep
 from app.core.db import SessionDep, writes
 from app.core.openapi import link, links, problems
 from app.core.pagination import Cursor, Limit, Page
-from app.core.types import IdParam, RegionPrefix, version_of
+from app.core.types import DateTime, IdParam, RegionPrefix, version_of
 from app.households import service
 from app.households.schemas import (
+    AccessLogEntry,
     HouseholdCreate,
     HouseholdRead,
     HouseholdSummary,
     HouseholdUpdate,
+    IdNumber,
     SupportCategory,
 )
 
@@ -44,15 +46,6 @@ REGISTERED_LINKS = links(
         **{"header.if-match": "$response.header.ETag"},
     ),
 )
-
-
-def get_vault(request: Request) -> Vault:
-    """The application's vault: the keys of the personal data."""
-    vault: Vault = request.app.state.vault
-    return vault
-
-
-VaultDep = Annotated[Vault, Depends(get_vault)]
 
 
 def _expected_version(if_match: str | None) -> int | None:
@@ -88,9 +81,11 @@ async def register_household(
 
 
 @router.get("", response_model=Page[HouseholdSummary])
+@writes  # a look-up by ID number appends to the access log
 async def list_households(
     session: SessionDep,
-    scope: AdminScope,
+    vault: VaultDep,
+    admin: Admin,
     limit: Limit = 20,
     cursor: Cursor = None,
     village: Annotated[
@@ -99,16 +94,48 @@ async def list_households(
     ] = None,
     support_category: SupportCategory | None = None,
     key_household: bool | None = None,
+    id_number: Annotated[
+        IdNumber | None,
+        Query(
+            description="Find the household with this resident ID number (an exact match, "
+            "through its keyed hash); each household found is written to the access log"
+        ),
+    ] = None,
 ) -> Page[HouseholdSummary]:
     """The households of the admin's scope by id, without personal data, a page at a time."""
     filters = service.ListFilters(
-        village=village, support_category=support_category, key_household=key_household
+        village=village,
+        support_category=support_category,
+        key_household=key_household,
+        id_number=id_number,
     )
     rows, next_cursor = await service.list_households(
-        session, scope, filters, limit=limit, cursor=cursor
+        session, vault, admin, filters, limit=limit, cursor=cursor
     )
     items = [HouseholdSummary.model_validate(row) for row in rows]
     return Page[HouseholdSummary](items=items, next_cursor=next_cursor)
+
+
+@router.get("/access-log", response_model=Page[AccessLogEntry])
+async def read_access_log(
+    session: SessionDep,
+    admin: Admin,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    household_id: Annotated[IdParam | None, Query(description="Only this household")] = None,
+    actor_id: Annotated[IdParam | None, Query(description="Only this admin's accesses")] = None,
+    since: Annotated[DateTime | None, Query(description="From this moment on")] = None,
+    until: Annotated[DateTime | None, Query(description="Before this moment")] = None,
+) -> Page[AccessLogEntry]:
+    """Who disclosed which household's personal data when, newest first: for county and
+    platform admins, inside their scope (township and village admins get 403)."""
+    filters = service.AccessLogFilters(
+        household_id=household_id, actor_id=actor_id, since=since, until=until
+    )
+    items, next_cursor = await service.access_log(
+        session, admin, filters, limit=limit, cursor=cursor
+    )
+    return Page[AccessLogEntry](items=items, next_cursor=next_cursor)
 
 
 @router.get("/{household_id}", response_model=HouseholdRead)

@@ -132,3 +132,22 @@ class HouseholdRead(HouseholdSummary):
     phone: str
     created_by_id: int
     updated_at: dt.datetime
+
+
+class AccessLogEntry(BaseModel):
+    """One disclosure of a household's personal data: who, when, which household, how."""
+
+    id: int
+    household_id: int
+    village_code: str
+    head_name_masked: str = Field(examples=["刘**"])
+    actor_id: int
+    actor_username: str
+    actor_display_name: str
+    actor_role: str
+    action: str = Field(
+        description="create, read, update, lookup (found by ID number) or replay (a creation "
+        "replayed to a retry with the same Idempotency-Key)"
+    )
+    request_id: str | None
+    at: dt.datetime

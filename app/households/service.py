@@ -7,12 +7,13 @@ request's transaction each time, so no personal data leaves this module unlogged
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,13 +24,21 @@ from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, PreconditionFailed, Unprocessable
 from app.core.idcard import mask_name
 from app.core.logging import current_request_id
-from app.core.pagination import page_by_id
+from app.core.pagination import decode_id_cursor, encode_cursor, page_by_id
 from app.core.scope import Scope
 from app.households.models import Household, HouseholdAccess
-from app.households.schemas import HouseholdCreate, HouseholdRead, HouseholdSummary, HouseholdUpdate
+from app.households.schemas import (
+    AccessLogEntry,
+    HouseholdCreate,
+    HouseholdRead,
+    HouseholdSummary,
+    HouseholdUpdate,
+)
 from app.regions.models import Region
 
-Action = Literal["create", "read", "update"]
+Action = Literal["create", "read", "update", "lookup"]
+# Who reads the access log: the county keeps it (PIPL), the platform oversees every county.
+AUDITOR_ROLES = ("county", "platform")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +48,17 @@ class ListFilters:
     village: str | None = None
     support_category: str | None = None
     key_household: bool | None = None
+    id_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessLogFilters:
+    """The optional filters of the access log; None means no filter."""
+
+    household_id: int | None = None
+    actor_id: int | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
 
 
 def _not_found(household_id: int) -> NotFound:
@@ -90,6 +110,18 @@ async def log_replay(session: AsyncSession, actor_id: int, body: bytes) -> None:
     await session.flush()
 
 
+def _log(session: AsyncSession, actor: User, household_id: int, action: Action) -> None:
+    session.add(
+        HouseholdAccess(
+            household_id=household_id,
+            actor_id=actor.id,
+            action=action,
+            request_id=current_request_id(),
+            at=utcnow(),
+        )
+    )
+
+
 async def _disclose(
     session: AsyncSession,
     vault: Vault,
@@ -99,15 +131,7 @@ async def _disclose(
     action: Action,
 ) -> HouseholdRead:
     """The household with its personal data decrypted, and the access written to the log."""
-    session.add(
-        HouseholdAccess(
-            household_id=household.id,
-            actor_id=actor.id,
-            action=action,
-            request_id=current_request_id(),
-            at=utcnow(),
-        )
-    )
+    _log(session, actor, household.id, action)
     await session.flush()
     return HouseholdRead(
         **HouseholdSummary.model_validate(household).model_dump(),
@@ -181,8 +205,10 @@ async def read_household(
     return await _disclose(session, vault, admin, household, village_name, "read")
 
 
-def _list_conditions(scope: Scope, filters: ListFilters) -> list[ColumnElement[bool]]:
+def _list_conditions(vault: Vault, scope: Scope, filters: ListFilters) -> list[ColumnElement[bool]]:
     conditions = [scope.where(Household.village_code)]
+    if filters.id_number is not None:
+        conditions.append(Household.id_number_index == vault.blind_index(filters.id_number))
     if filters.village is not None:
         conditions.append(Scope(filters.village).where(Household.village_code))
     if filters.support_category is not None:
@@ -193,13 +219,85 @@ def _list_conditions(scope: Scope, filters: ListFilters) -> list[ColumnElement[b
 
 
 async def list_households(
-    session: AsyncSession, scope: Scope, filters: ListFilters, *, limit: int, cursor: str | None
+    session: AsyncSession,
+    vault: Vault,
+    admin: User,
+    filters: ListFilters,
+    *,
+    limit: int,
+    cursor: str | None,
 ) -> tuple[Sequence[Household], str | None]:
-    """A page of the scope's households by id, and the cursor of the next page (not logged)."""
-    statement = select(Household).where(*_list_conditions(scope, filters))
-    return await page_by_id(
+    """A page of the admin's households by id, and the cursor of the next page.
+
+    A list carries no personal data and is not logged, except when it is looked up by ID number
+    (through its blind index): that tells who holds the number, so each household found is
+    logged as a ``lookup``.
+    """
+    statement = select(Household).where(*_list_conditions(vault, admin_scope(admin), filters))
+    rows, next_cursor = await page_by_id(
         session, statement, Household.id, limit=limit, cursor=cursor, newest_first=False
     )
+    if filters.id_number is not None:
+        for household in rows:
+            _log(session, admin, household.id, "lookup")
+        await session.flush()
+    return rows, next_cursor
+
+
+# -- the access log ---------------------------------------------------------------------------
+
+
+def _access_log_statement(scope: Scope, filters: AccessLogFilters) -> Select[*tuple[Any, ...]]:
+    conditions = [scope.where(Household.village_code)]
+    if filters.household_id is not None:
+        conditions.append(HouseholdAccess.household_id == filters.household_id)
+    if filters.actor_id is not None:
+        conditions.append(HouseholdAccess.actor_id == filters.actor_id)
+    if filters.since is not None:
+        conditions.append(HouseholdAccess.at >= filters.since)
+    if filters.until is not None:
+        conditions.append(HouseholdAccess.at < filters.until)
+    return (
+        select(
+            HouseholdAccess.id,
+            HouseholdAccess.household_id,
+            Household.village_code,
+            Household.head_name_masked,
+            HouseholdAccess.actor_id,
+            User.username.label("actor_username"),
+            User.display_name.label("actor_display_name"),
+            User.role.label("actor_role"),
+            HouseholdAccess.action,
+            HouseholdAccess.request_id,
+            HouseholdAccess.at,
+        )
+        .join(Household, Household.id == HouseholdAccess.household_id)
+        .join(User, User.id == HouseholdAccess.actor_id)
+        .where(*conditions)
+    )
+
+
+async def access_log(
+    session: AsyncSession,
+    admin: User,
+    filters: AccessLogFilters,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[AccessLogEntry], str | None]:
+    """Who disclosed which household's personal data when, newest first, inside the scope of a
+    county or platform admin; 403 for township and village admins."""
+    if admin.role not in AUDITOR_ROLES:
+        raise Forbidden("Only a county or platform admin reads the access log", code="not_allowed")
+    statement = _access_log_statement(admin_scope(admin), filters)
+    if cursor:
+        statement = statement.where(HouseholdAccess.id < decode_id_cursor(cursor))
+    rows = (
+        await session.execute(statement.order_by(HouseholdAccess.id.desc()).limit(limit + 1))
+    ).all()
+    entries = [AccessLogEntry.model_validate(row._asdict()) for row in rows[:limit]]
+    more = len(rows) > limit and entries
+    return entries, encode_cursor([entries[-1].id]) if more else None
 
 
 # -- editing ----------------------------------------------------------------------------------

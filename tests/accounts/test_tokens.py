@@ -179,7 +179,9 @@ def test_the_access_token_lifetime_cannot_be_set_outside_1_to_15_minutes(
 
 def test_the_longest_configurable_lifetime_issues_900_second_tokens(tmp_path: Path) -> None:
     tokens = Tokens(settings_for("sqlite+aiosqlite://", tmp_path, access_token_minutes=15))
-    token = tokens.issue_access(1, "donor", None, now=dt.datetime.now(dt.UTC))
+    token = tokens.issue_access(
+        1, "donor", None, family="f", generation=0, now=dt.datetime.now(dt.UTC)
+    )
     claims = jwt.decode(token, options={"verify_signature": False})
     assert claims["exp"] - claims["iat"] == FIFTEEN_MINUTES
 

@@ -5,13 +5,22 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from httpx import Response
 
 from app.main import create_app
 from tests.conftest import settings_for
-from tests.factories import PASSWORD, id_number, phone_number, png_bytes, unique
+from tests.factories import (
+    PASSWORD,
+    id_number,
+    make_admin,
+    mobile_number,
+    phone_number,
+    png_bytes,
+    send_code,
+    unique,
+)
 from tests.security.world import COUNTY_A, VILLAGE_A, Role, World, current_quarter
 
 
@@ -26,6 +35,9 @@ class Call:
     params: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     files: dict[str, Any] | None = None
+    # "fresh": the caller acts in a session of its own, so that ending it ends no other cell's;
+    # "renewed": the answer is the caller's new token pair, used from then on.
+    session: Literal["shared", "fresh", "renewed"] = "shared"
 
 
 Target = Callable[[World], Awaitable[Call]]
@@ -167,20 +179,71 @@ async def remove_photo(world: World) -> Call:
     return Call("DELETE", f"/api/v1/photos/{photo_id}")
 
 
+async def send_sms(world: World) -> Call:
+    return Call("POST", "/api/v1/auth/sms/send", json={"phone": mobile_number()})
+
+
+async def sign_up_by_phone(world: World) -> Call:
+    phone = mobile_number()
+    code = await send_code(world.app, world.client, phone)
+    body = {
+        "phone": phone, "code": code, "password": PASSWORD, "display_name": "新人",
+        "kind": "individual",
+    }  # fmt: skip
+    return Call("POST", "/api/v1/auth/sms/register", json=body)
+
+
+async def logout(world: World) -> Call:
+    return Call("POST", "/api/v1/auth/logout", session="fresh")
+
+
+async def change_password(world: World) -> Call:
+    body = {"current_password": PASSWORD, "new_password": PASSWORD}
+    return Call("POST", "/api/v1/me/password", json=body, session="renewed")
+
+
+def on_village_admin(action: str, *, disabled: bool = False) -> Target:
+    """``disable`` or ``enable`` a new village admin of village A (disabled first if asked)."""
+
+    async def target(world: World) -> Call:
+        admin = await make_admin(world.app, "village", VILLAGE_A)
+        if disabled:
+            url = f"/api/v1/admins/{admin.id}/disable"
+            response = await world.client.post(url, headers=world.headers["platform"])
+            assert response.status_code == 200, response.text
+        return Call("POST", f"/api/v1/admins/{admin.id}/{action}")
+
+    return target
+
+
 OFFER = {"category": "goods", "title": "书包", "description": "新书包十个", "capacity": 10}
 PAGE = {"limit": 100}
 
 
 async def send(world: World, role: Role, call: Call) -> Response:
-    return await world.client.request(
+    headers = {**world.headers[role], **call.headers}
+    if call.session == "fresh" and role != "anonymous":
+        headers.update(await sign_in_again(world, role))
+    response = await world.client.request(
         call.method,
         call.url,
         json=call.json,
         data=call.data,
         params=call.params,
         files=call.files,
-        headers={**world.headers[role], **call.headers},
+        headers=headers,
     )
+    if call.session == "renewed" and response.status_code == 200:
+        world.headers[role] = {"Authorization": f"Bearer {response.json()['access_token']}"}
+    return response
+
+
+async def sign_in_again(world: World, role: Role) -> dict[str, str]:
+    """A bearer token of a new session of ``role``'s account."""
+    form = {"username": world.usernames[role], "password": PASSWORD}
+    response = await world.client.post("/api/v1/auth/token", data=form)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 def all_operations(tmp_path: Path) -> set[str]:

@@ -39,20 +39,25 @@ from tests.security.calls import (
     add_photo,
     all_operations,
     answer,
+    change_password,
     edit_need,
     fixed,
+    logout,
     new_admin,
     new_household,
     new_need,
     on_delivery_photo,
     on_need,
     on_record,
+    on_village_admin,
     rankings,
     refresh,
     remove_photo,
     send,
+    send_sms,
     sign_in,
     sign_up,
+    sign_up_by_phone,
     withdraw,
 )
 from tests.security.world import (
@@ -149,6 +154,15 @@ def published_only(world: World, role: Role, body: dict[str, Any]) -> list[str]:
     return problems
 
 
+def logged_in_scope(world: World, role: Role, body: dict[str, Any]) -> list[str]:
+    """The access log: only accesses to households inside the caller's scope."""
+    scope = world.scope(role)
+    outside = sorted(
+        item["id"] for item in body["items"] if not inside(item["village_code"], scope or "")
+    )
+    return [f"returned accesses {outside} outside its scope {scope!r}"] if outside else []
+
+
 def both(*checks: Check) -> Check:
     def check(world: World, role: Role, body: dict[str, Any]) -> list[str]:
         return [problem for each in checks for problem in each(world, role, body)]
@@ -194,6 +208,11 @@ MATRIX: dict[str, Row] = {
     "POST /api/v1/auth/register": Row((201,) * 10, sign_up, consumes=True),
     "POST /api/v1/auth/token": Row(EVERYONE_200, sign_in),
     "POST /api/v1/auth/refresh": Row(EVERYONE_200, refresh, consumes=True),
+    "POST /api/v1/auth/sms/send": Row((202,) * 10, send_sms, consumes=True),
+    "POST /api/v1/auth/sms/register": Row((201,) * 10, sign_up_by_phone, consumes=True),
+    # Each caller ends a session of its own; the password change hands it a new pair.
+    "POST /api/v1/auth/logout": Row((401,) + (204,) * 9, logout),
+    "POST /api/v1/me/password": Row(SIGNED_IN_200, change_password),
     "GET /api/v1/me": Row(SIGNED_IN_200, fixed("GET", "/api/v1/me")),
     "PATCH /api/v1/me": Row(
         (401, 200, 200) + (403,) * 7, fixed("PATCH", "/api/v1/me", json={"honour_roll": True})
@@ -204,6 +223,17 @@ MATRIX: dict[str, Row] = {
     ),
     "GET /api/v1/admins": admins_list("/api/v1/admins", "scope", lambda world: world.admins),
     "GET /api/v1/admins/{admin_id}": Row(IN_SCOPE, on_record("GET", "/api/v1/admins/{}", "admin")),
+    # An admin above a village admin, in scope, disables and enables it; a village admin is not.
+    "POST /api/v1/admins/{admin_id}/disable": Row(
+        (401, 403, 403, 403, 404, 200, 404, 200, 404, 200),
+        on_village_admin("disable"),
+        consumes=True,
+    ),
+    "POST /api/v1/admins/{admin_id}/enable": Row(
+        (401, 403, 403, 403, 404, 200, 404, 200, 404, 200),
+        on_village_admin("enable", disabled=True),
+        consumes=True,
+    ),
     "GET /api/v1/regions": Row(EVERYONE_200, fixed("GET", "/api/v1/regions")),
     "GET /api/v1/regions/{code}": Row(EVERYONE_200, fixed("GET", f"/api/v1/regions/{VILLAGE_A}")),
     # The village is public reference data, so naming one outside the scope is refused (403)
@@ -213,6 +243,12 @@ MATRIX: dict[str, Row] = {
     ),
     "GET /api/v1/households": admins_list(
         "/api/v1/households", "village_code", lambda world: world.households
+    ),
+    # The log is the county's to keep (and the platform's): inside the scope, everyone else 403.
+    "GET /api/v1/households/access-log": Row(
+        (401, 403, 403, 403, 403, 403, 403, 200, 200, 200),
+        fixed("GET", "/api/v1/households/access-log", params=PAGE),
+        check=logged_in_scope,
     ),
     "GET /api/v1/households/{household_id}": Row(
         IN_SCOPE, on_record("GET", "/api/v1/households/{}", "household")

@@ -17,17 +17,23 @@ from typing import Any
 from app.core.errors import PROBLEM_MEDIA_TYPE
 from app.main import create_app
 from tests.conftest import settings_for
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, make_admin
 from tests.security import calls
 from tests.security.calls import Call, Target
 from tests.security.world import (
     OTHER_COUNTY,
     TOWNSHIP_A,
+    VILLAGE_A,
     VILLAGE_D,
     Role,
     World,
     database_state,
 )
+
+
+async def logout_by_refresh_token(world: World) -> Call:
+    body = {"refresh_token": await world.refresh_token()}
+    return Call("POST", "/api/v1/auth/logout", json=body)
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,10 @@ BODIES: dict[str, Body] = {
     "PATCH /api/v1/me": Body(
         "donor", calls.fixed("PATCH", "/api/v1/me", json={"honour_roll": True})
     ),
+    "POST /api/v1/auth/sms/send": Body("anonymous", calls.send_sms, 202),
+    "POST /api/v1/auth/sms/register": Body("anonymous", calls.sign_up_by_phone, 201),
+    "POST /api/v1/auth/logout": Body("anonymous", logout_by_refresh_token, 204),
+    "POST /api/v1/me/password": Body("donor", calls.change_password),
     "POST /api/v1/admins": Body("county_in", calls.new_admin, 201),
     "POST /api/v1/households": Body("village_in", calls.new_household, 201),
     "PATCH /api/v1/households/{household_id}": Body(
@@ -218,6 +228,8 @@ async def test_a_body_sent_to_an_operation_without_one_changes_nothing_it_names(
 ) -> None:
     bodiless = {op for op, fields in body_fields(_openapi(tmp_path)).items() if fields is None}
     assert bodiless == {
+        "POST /api/v1/admins/{admin_id}/disable",
+        "POST /api/v1/admins/{admin_id}/enable",
         "POST /api/v1/needs/{need_id}/claim",
         "POST /api/v1/offers/{offer_id}/withdraw",
         "POST /api/v1/pairings/{pairing_id}/accept",
@@ -236,3 +248,15 @@ async def test_a_body_sent_to_an_operation_without_one_changes_nothing_it_names(
     accepted = await post(world, f"/api/v1/pairings/{proposal['id']}/accept", extras)
     assert accepted["pairing"]["donor_id"] == world.ids["donor"]
     assert (accepted["need"]["status"], accepted["pairing"]["status"]) == ("claimed", "active")
+
+    admin = await make_admin(world.app, "village", VILLAGE_A)
+    for action, active in (("disable", False), ("enable", True)):
+        call = Call("POST", f"/api/v1/admins/{admin.id}/{action}", json=extras)
+        response = await calls.send(world, "county_in", call)
+        assert response.status_code == 200, response.text
+        changed = response.json()
+        assert (changed["role"], changed["scope"], changed["is_active"]) == (
+            "village",
+            VILLAGE_A,
+            active,
+        )
