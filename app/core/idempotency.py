@@ -33,9 +33,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.crypto import Vault
 from app.core.db import Database, utcnow
-from app.core.errors import database_unreachable, problem_response
+from app.core.errors import AppError, database_unreachable, problem_response
 from app.core.idempotency_models import IdempotencyKey
-from app.core.security import TokenError
+from app.core.security import AccessClaims, TokenError
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -249,22 +249,37 @@ async def purge_expired(database: Database) -> int:
 
 # Writes, in the session given, the access-log row of a replay to the user with the id given.
 ReplayAudit = Callable[[AsyncSession, int, bytes], Awaitable[None]]
+# Raises an AppError (401) unless the token's account may still act: not disabled, its session
+# not ended (``app.state.replay_guard``, the same check every request makes).
+ReplayGuard = Callable[[AsyncSession, AccessClaims], Awaitable[object]]
 
 
 async def _audited(scope: Scope, answer: Response) -> Response:
-    """``answer``, once the audit of its path (``app.state.replay_audits``) logged a replay.
+    """``answer``, once the caller was found still signed in and the audit of its path
+    (``app.state.replay_audits``) logged a replay.
 
-    A replay hands the first response out again; where that response discloses personal data
-    (a household's creation), the disclosure is logged like any other, or not made (503).
+    A replay hands the first response out again: only to a caller who may still act (an account
+    disabled or a session ended since then gets the 401 any request would), and where that
+    response discloses personal data (a household's creation), the disclosure is logged like any
+    other, or not made (503).
     """
     state = scope["app"].state
-    audit: ReplayAudit | None = getattr(state, "replay_audits", {}).get(scope["path"])
-    principal = _principal(scope)
-    if audit is None or REPLAYED_HEADER not in answer.headers or principal == ANONYMOUS:
+    claims = _claims(scope)
+    if REPLAYED_HEADER not in answer.headers or claims is None:
         return answer
+    guard: ReplayGuard | None = getattr(state, "replay_guard", None)
+    audit: ReplayAudit | None = getattr(state, "replay_audits", {}).get(scope["path"])
     try:
         async with state.database.write_sessionmaker.begin() as session:
-            await audit(session, int(principal.removeprefix("user:")), bytes(answer.body))
+            if guard is not None:
+                await guard(session, claims)
+            if audit is not None:
+                await audit(session, claims.user_id, bytes(answer.body))
+    except AppError as refused:
+        return problem_response(
+            refused.status, refused.code, refused.detail, title=refused.title,
+            headers=refused.headers, **refused.extra,
+        )  # fmt: skip
     except Exception as exc:
         if not database_unreachable(exc):
             raise
@@ -307,28 +322,34 @@ def _unavailable() -> Response:
 _NOT_REPLAYED = frozenset({"/api/v1/auth/token", "/api/v1/auth/refresh"})
 
 
+def honours_key(method: str, path: str) -> bool:
+    """Whether a request of ``method`` to ``path`` may be made safe to retry by a key."""
+    return method == "POST" and path.startswith("/api/") and path not in _NOT_REPLAYED
+
+
 def _offered_keys(scope: Scope) -> list[str]:
     """The Idempotency-Key values of a POST under /api/; none for any other request."""
-    if (
-        scope["type"] != "http"
-        or scope["method"] != "POST"
-        or not scope["path"].startswith("/api/")
-        or scope["path"] in _NOT_REPLAYED
-    ):
+    if scope["type"] != "http" or not honours_key(scope["method"], scope["path"]):
         return []
     return Headers(scope=scope).getlist(HEADER)
 
 
-def _principal(scope: Scope) -> str:
-    """Whose key this is: ``user:<id>`` for a valid bearer token, else ``anonymous``."""
+def _claims(scope: Scope) -> AccessClaims | None:
+    """What a valid bearer token of the request says; None without one."""
     scheme, _, token = Headers(scope=scope).get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return ANONYMOUS
+        return None
     try:
-        claims = scope["app"].state.tokens.read_access(token.strip())
+        claims: AccessClaims = scope["app"].state.tokens.read_access(token.strip())
     except TokenError:
-        return ANONYMOUS
-    return f"user:{claims.user_id}"
+        return None
+    return claims
+
+
+def _principal(scope: Scope) -> str:
+    """Whose key this is: ``user:<id>`` for a valid bearer token, else ``anonymous``."""
+    claims = _claims(scope)
+    return ANONYMOUS if claims is None else f"user:{claims.user_id}"
 
 
 def _fingerprint(scope: Scope, body: bytes, secret: str) -> str:

@@ -19,7 +19,9 @@ from tests.factories import (
     PASSWORD,
     admin_headers,
     assert_problem,
+    id_number,
     make_admin,
+    phone_number,
     register_donor,
 )
 
@@ -166,3 +168,32 @@ async def test_the_platform_admin_disables_another_platform_admin(
     other = await make_admin(app, "platform", "")
     response = await client.post(f"{ADMINS}/{other.id}/disable", headers=headers)
     assert response.status_code == 200, response.text
+
+
+async def test_a_disabled_admin_gets_no_replay_of_an_earlier_answer(
+    app: FastAPI, client: AsyncClient
+) -> None:
+    """A retry with the same Idempotency-Key replays the first answer only to a caller who may
+    still act: a household's creation must not be handed out again after the account is closed."""
+    county = await make_admin(app, "county", "430525")
+    officer = await make_admin(app, "village", DONGKOU_VILLAGE)
+    county_pair, officer_pair = (
+        await signed_in(client, county.username),
+        await signed_in(client, officer.username),
+    )
+    body = {
+        "village_code": DONGKOU_VILLAGE, "head_name": "刘德华", "id_number": id_number(),
+        "phone": phone_number(), "size": 4, "support_category": "poor", "key_household": False,
+    }  # fmt: skip
+    headers = bearer(officer_pair) | {"Idempotency-Key": "close-account-replay-1"}
+    first = await client.post("/api/v1/households", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    again = await client.post("/api/v1/households", json=body, headers=headers)
+    assert (again.status_code, again.headers.get("idempotent-replayed")) == (201, "true")
+
+    disabled = await client.post(f"{ADMINS}/{officer.id}/disable", headers=bearer(county_pair))
+    assert disabled.status_code == 200, disabled.text
+
+    refused = await client.post("/api/v1/households", json=body, headers=headers)
+    assert_problem(refused, 401, "account_disabled")
+    assert "刘" not in refused.text
