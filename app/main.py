@@ -15,13 +15,14 @@ from app.accounts.sms import provider_for as sms_provider_for
 from app.core.crypto import Vault
 from app.core.db import Database
 from app.core.docs import install_docs
-from app.core.errors import PROBLEM_RESPONSES, install_error_handlers
+from app.core.errors import install_error_handlers
 from app.core.idempotency import IdempotencyMiddleware
 from app.core.limits import BodySizeLimitMiddleware
 from app.core.logging import RequestIdMiddleware, configure_logging
 from app.core.migrations import head_revisions
 from app.core.models import metadata as _all_models  # noqa: F401  (registers every model)
-from app.core.openapi import API_PREFIX, install_openapi
+from app.core.openapi import API_PREFIX, install_openapi, operation_id
+from app.core.problems import ProblemLanguageMiddleware
 from app.core.ratelimit import RateLimits
 from app.core.security import Passwords, Tokens
 from app.core.settings import Settings, get_settings
@@ -51,7 +52,7 @@ Errors are [RFC 9457](https://www.rfc-editor.org/rfc/rfc9457) problem details
 
 
 def api_router() -> APIRouter:
-    api = APIRouter(prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
+    api = APIRouter(prefix=API_PREFIX)
     routers = (
         auth_router,
         me_router,
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
         docs_url=None,
         redoc_url=None,
     )
@@ -123,6 +125,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, larger=[upload_limit(settings)])
     app.add_middleware(RequestIdMiddleware)
+    # Outside RequestIdMiddleware: the 500 it renders is in the caller's language too.
+    app.add_middleware(ProblemLanguageMiddleware)
     app.include_router(health_router)
     app.include_router(api_router())
     install_openapi(app)

@@ -12,6 +12,7 @@ from app.accounts.models import RefreshToken, User
 from app.accounts.policy import admin_scope
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized
+from app.core.openapi import answers
 from app.core.scope import Scope
 from app.core.security import AccessClaims, Passwords, TokenError, Tokens
 
@@ -75,12 +76,14 @@ async def get_current_user(session: SessionDep, claims: AccessClaimsDep) -> User
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
+@answers(403)
 def get_admin(user: CurrentUser) -> User:
     if not user.is_admin:
         raise Forbidden("Only an admin may do this", code="admin_only")
     return user
 
 
+@answers(403)
 def get_donor(user: CurrentUser) -> User:
     if user.role != "donor":
         raise Forbidden("Only a donor may do this", code="donor_only")

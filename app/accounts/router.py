@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Form, Path, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Form, Path, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.accounts import service, verification
@@ -36,9 +36,10 @@ from app.accounts.schemas import (
 from app.accounts.sms import SmsProvider
 from app.core.crypto import VaultDep
 from app.core.db import SessionDep
-from app.core.openapi import link, links
+from app.core.openapi import link, links, problems
+from app.core.pagination import Cursor, Limit
 from app.core.ratelimit import RATE_LIMITED, RateLimitsDep, client_address
-from app.core.types import INT64_MAX, IdParam, Text
+from app.core.types import IdParam, Text
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 me_router = APIRouter(tags=["auth"])
@@ -86,15 +87,17 @@ CREATED_LINKS = links(
 )
 
 
-@auth_router.post("/register", response_model=Me, status_code=status.HTTP_201_CREATED)
-async def register(session: SessionDep, passwords: PasswordsDep, body: Register) -> Me:
+@auth_router.post(
+    "/register", response_model=Me, status_code=status.HTTP_201_CREATED, responses=problems(409)
+)
+async def register_donor(session: SessionDep, passwords: PasswordsDep, body: Register) -> Me:
     """Create a donor account (爱心人士, 爱心企业 or 社会组织)."""
     user = await service.register_donor(session, passwords, body)
     return Me.model_validate(user)
 
 
-@auth_router.post("/token", response_model=TokenPair, responses=RATE_LIMITED)
-async def token(
+@auth_router.post("/token", response_model=TokenPair, responses={**RATE_LIMITED, **problems(401)})
+async def sign_in(
     session: SessionDep,
     passwords: PasswordsDep,
     tokens: TokensDep,
@@ -115,8 +118,8 @@ async def token(
     return await service.issue_tokens(session, tokens, user)
 
 
-@auth_router.post("/refresh", response_model=TokenPair)
-async def refresh(session: SessionDep, tokens: TokensDep, body: Refresh) -> TokenPair:
+@auth_router.post("/refresh", response_model=TokenPair, responses=problems(401))
+async def refresh_tokens(session: SessionDep, tokens: TokensDep, body: Refresh) -> TokenPair:
     """Trade a refresh token for a new pair; each refresh token works once."""
     return await service.rotate_refresh(session, tokens, body.refresh_token)
 
@@ -225,16 +228,16 @@ async def create_admin(
 async def list_admins(
     session: SessionDep,
     scope: AdminScope,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> AdminList:
     """The admins inside the caller's scope."""
-    admins, total = await service.list_admins(session, scope, limit=limit, offset=offset)
-    return AdminList(items=[AdminRead.model_validate(a) for a in admins], total=total)
+    admins, next_cursor = await service.list_admins(session, scope, limit=limit, cursor=cursor)
+    return AdminList(items=[AdminRead.model_validate(a) for a in admins], next_cursor=next_cursor)
 
 
 @admins_router.get("/{admin_id}", response_model=AdminRead)
-async def get_admin(
+async def read_admin(
     session: SessionDep, scope: AdminScope, admin_id: Annotated[IdParam, Path()]
 ) -> AdminRead:
     """One admin inside the caller's scope (404 outside it)."""

@@ -189,4 +189,6 @@ class AdminRead(BaseModel):
 
 class AdminList(BaseModel):
     items: list[AdminRead]
-    total: int
+    next_cursor: str | None = Field(
+        description="Pass as cursor to get the next page; null on the last page"
+    )

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Literal
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,7 @@ from app.core.crypto import Vault
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from app.core.logging import current_request_id
+from app.core.pagination import page_by_id
 from app.core.scope import Scope
 from app.core.security import Passwords, Tokens, refresh_digest
 from app.core.settings import Settings
@@ -317,14 +318,13 @@ def _admins_in(scope: Scope) -> tuple[ColumnElement[bool], ...]:
 
 
 async def list_admins(
-    session: AsyncSession, scope: Scope, *, limit: int, offset: int
-) -> tuple[Sequence[User], int]:
-    conditions = _admins_in(scope)
-    total = await session.scalar(select(func.count()).select_from(User).where(*conditions))
-    result = await session.scalars(
-        select(User).where(*conditions).order_by(User.id).limit(limit).offset(offset)
+    session: AsyncSession, scope: Scope, *, limit: int, cursor: str | None
+) -> tuple[Sequence[User], str | None]:
+    """The admins inside ``scope`` by id, a page at a time; and the next cursor."""
+    statement = select(User).where(*_admins_in(scope))
+    return await page_by_id(
+        session, statement, User.id, limit=limit, cursor=cursor, newest_first=False
     )
-    return result.all(), int(total or 0)
 
 
 async def get_admin(session: AsyncSession, scope: Scope, admin_id: int) -> User:

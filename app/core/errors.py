@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 from starlette.routing import Match
 
+from app.core import problems
 from app.core.logging import current_request_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -140,29 +141,32 @@ def problem_response(
     headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    """Render one problem-details response."""
+    """Render one problem-details response, in the language the caller prefers.
+
+    ``detail`` and ``title`` are English; a caller that prefers Chinese (or says nothing) gets
+    the catalogue's words for ``code`` instead (:mod:`app.core.problems`).
+    """
+    language = problems.current_language()
     body: dict[str, Any] = {
         "type": "about:blank",
-        "title": title or HTTPStatus(status).phrase,
+        "title": problems.title_in(language, status, code, title),
         "status": status,
-        "detail": detail,
+        "detail": problems.detail_in(language, code, detail, extra),
         "code": code,
         "request_id": current_request_id(),
     }
     body.update({key: value for key, value in extra.items() if value is not None})
-    return JSONResponse(
-        jsonable_encoder(body), status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE
+    answer_headers = {**(headers or {}), "Content-Language": language}
+    response = JSONResponse(
+        jsonable_encoder(body),
+        status_code=status,
+        headers=answer_headers,
+        media_type=PROBLEM_MEDIA_TYPE,
     )
+    vary = response.headers.get("Vary")
+    response.headers["Vary"] = f"{vary}, Accept-Language" if vary else "Accept-Language"
+    return response
 
-
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {
-        "model": Problem,
-        "content": {PROBLEM_MEDIA_TYPE: {}},
-        "description": HTTPStatus(status).phrase,
-    }
-    for status in (401, 403, 404, 409, 422, 503)
-}
 
 _METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 _HTTP_CODES = {
@@ -218,13 +222,18 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type")}
         for error in exc.errors()
     ]
-    malformed = any(error["type"] == "json_invalid" for error in errors)
+    if any(error["type"] == "json_invalid" for error in errors):
+        return problem_response(
+            422,
+            "malformed_json",
+            "The request body is not valid JSON",
+            title="Unprocessable request",
+            errors=errors,
+        )
     return problem_response(
         422,
-        "malformed_json" if malformed else "validation_failed",
-        "The request body is not valid JSON"
-        if malformed
-        else "The request does not match the expected schema",
+        "validation_failed",
+        "The request does not match the expected schema",
         title="Unprocessable request",
         errors=errors,
     )

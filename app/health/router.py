@@ -23,13 +23,13 @@ class Readiness(BaseModel):
 
 
 @router.get("/healthz", response_model=Health)
-async def healthz() -> Health:
+async def check_liveness() -> Health:
     """The process is alive (no dependency is checked)."""
     return Health(status="ok")
 
 
 @router.get("/readyz", response_model=Readiness, responses=problems(503))
-async def readyz(request: Request) -> Readiness:
+async def check_readiness(request: Request) -> Readiness:
     """The database answers and its schema is at the migrations' head."""
     heads: set[str] = request.app.state.migration_heads
     current = await current_revisions(request.app.state.database.engine)

@@ -64,7 +64,7 @@ def _tag(response: Response, household: HouseholdRead) -> HouseholdRead:
     "",
     response_model=HouseholdRead,
     status_code=status.HTTP_201_CREATED,
-    responses=REGISTERED_LINKS,
+    responses={**REGISTERED_LINKS, **problems(409)},
 )
 async def register_household(
     session: SessionDep,

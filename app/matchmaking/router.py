@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Request, status
 
 from app.accounts.deps import Admin, AdminScope, CurrentUser
 from app.core.db import SessionDep
-from app.core.openapi import link, links
+from app.core.openapi import link, links, problems
 from app.core.pagination import Cursor, Limit
 from app.core.settings import Settings
 from app.core.types import IdParam
@@ -22,10 +22,9 @@ from app.matchmaking.schemas import (
     RunRead,
     RunResult,
 )
-from app.needs.browse import get_view
+from app.needs.browse import get_view, pairing_read
 from app.needs.router import present
 from app.needs.schemas import ActionResult, OptionalReason
-from app.pairings.schemas import PairingRead
 
 runs_router = APIRouter(prefix="/matching/runs", tags=["matching"])
 proposals_router = APIRouter(prefix="/pairings", tags=["pairings"])
@@ -52,13 +51,20 @@ PROPOSED_LINKS = links(
 )
 
 
+# An answer to a proposal: 403 for another donor's, 409 for a proposal no longer open.
+ANSWER = problems(403, 409)
+
+
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
 @runs_router.post(
-    "", response_model=RunResult, status_code=status.HTTP_201_CREATED, responses=STARTED_LINKS
+    "",
+    response_model=RunResult,
+    status_code=status.HTTP_201_CREATED,
+    responses={**STARTED_LINKS, **problems(404)},
 )
 async def start_run(
     session: SessionDep, admin: Admin, body: RunCreate, request: Request
@@ -94,7 +100,7 @@ async def read_run(session: SessionDep, scope: AdminScope, run_id: RunId) -> Run
 
 
 @runs_router.get("/{run_id}/pairings", response_model=RunPairingPage, responses=PROPOSED_LINKS)
-async def read_run_pairings(
+async def list_run_pairings(
     session: SessionDep,
     scope: AdminScope,
     run_id: RunId,
@@ -116,17 +122,17 @@ async def read_run_pairings(
     return RunPairingPage(items=items, next_cursor=next_cursor)
 
 
-@proposals_router.post("/{pairing_id}/accept", response_model=ActionResult)
+@proposals_router.post("/{pairing_id}/accept", response_model=ActionResult, responses=ANSWER)
 async def accept_proposal(
     session: SessionDep, user: CurrentUser, pairing_id: PairingId, request: Request
 ) -> ActionResult:
     """Accept a proposal: the need becomes claimed by the donor and uses one unit of the offer."""
     need, pairing = await proposals.accept(session, user, pairing_id, _settings(request))
     view = await get_view(session, user, need.id)
-    return ActionResult(need=present(view, user), pairing=PairingRead.model_validate(pairing))
+    return ActionResult(need=present(view, user), pairing=await pairing_read(session, pairing))
 
 
-@proposals_router.post("/{pairing_id}/decline", response_model=ActionResult)
+@proposals_router.post("/{pairing_id}/decline", response_model=ActionResult, responses=ANSWER)
 async def decline_proposal(
     session: SessionDep,
     user: CurrentUser,
@@ -136,4 +142,4 @@ async def decline_proposal(
     """Decline a proposal: the need and the offer's capacity go back to the pool."""
     pairing = await proposals.decline(session, user, pairing_id, body.reason if body else None)
     view = await get_view(session, user, pairing.need_id)
-    return ActionResult(need=present(view, user), pairing=PairingRead.model_validate(pairing))
+    return ActionResult(need=present(view, user), pairing=await pairing_read(session, pairing))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Row, Select, or_, select, tuple_
@@ -18,6 +18,8 @@ from app.households.models import Household
 from app.needs.models import Need
 from app.needs.schemas import Sort
 from app.pairings import service as pairings
+from app.pairings.models import Pairing
+from app.pairings.schemas import PairingNeed, PairingRead
 from app.regions.models import Region
 
 CHUNK = 5000
@@ -67,6 +69,30 @@ def _view_statement() -> Select[Need, str, str, int, bool]:
 def _view(row: Row[Need, str, str, int, bool]) -> NeedView:
     need, village_name, masked_name, size, key_household = row
     return NeedView(need, village_name, masked_name, size, key_household)
+
+
+async def summaries(session: AsyncSession, need_ids: Collection[int]) -> dict[int, PairingNeed]:
+    """Each need's summary for the pairings that name it, by id (one query)."""
+    rows = await session.execute(
+        select(
+            Need.id, Need.title, Need.category, Region.name, Need.value_fen, Need.urgency,
+            Need.deadline,
+        )
+        .join(Region, Region.code == Need.village_code)
+        .where(Need.id.in_(set(need_ids)))
+    )  # fmt: skip
+    return {
+        need_id: PairingNeed(
+            title=title, category=category, village_name=village_name, value_fen=value_fen,
+            urgency=urgency, deadline=deadline,
+        )
+        for need_id, title, category, village_name, value_fen, urgency, deadline in rows
+    }  # fmt: skip
+
+
+async def pairing_read(session: AsyncSession, pairing: Pairing) -> PairingRead:
+    """One pairing with its need's summary."""
+    return PairingRead.of(pairing, (await summaries(session, [pairing.need_id]))[pairing.need_id])
 
 
 async def get_view(session: AsyncSession, user: User, need_id: int) -> NeedView:

@@ -21,6 +21,7 @@ from app.events.schemas import EventList, EventRead
 from app.needs import browse, lifecycle, posting
 from app.needs.schemas import (
     ActionResult,
+    AnyNeedRead,
     Confirm,
     Deliver,
     HouseholdBrief,
@@ -38,7 +39,6 @@ from app.needs.schemas import (
 from app.needs.states import TABLE
 from app.pairings import service as pairings
 from app.pairings.models import Pairing
-from app.pairings.schemas import PairingRead
 
 router = APIRouter(prefix="/needs", tags=["needs"])
 
@@ -91,6 +91,11 @@ CONFIRMED_LINKS = links(
 )
 
 
+# A step of a need's life: 403 for a caller the transition table does not name, 409 for a state
+# that does not allow it or a race lost.
+STEP = problems(403, 409)
+
+
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -100,6 +105,7 @@ def present(view: browse.NeedView, user: User) -> NeedRead | NeedPublicRead:
     """The need in the shape this caller may see: admins (in scope) get the full record."""
     need = view.need
     public = NeedPublicRead(
+        view="public",
         id=need.id,
         category=need.category,
         title=need.title,
@@ -120,7 +126,8 @@ def present(view: browse.NeedView, user: User) -> NeedRead | NeedPublicRead:
     if not user.is_admin:
         return public
     return NeedRead(
-        **public.model_dump(),
+        **public.model_dump(exclude={"view"}),
+        view="admin",
         household_id=need.household_id,
         county_code=need.county_code,
         origin=need.origin,
@@ -138,7 +145,7 @@ async def _result(
     view = await browse.get_view(session, user, need_id)
     return ActionResult(
         need=present(view, user),
-        pairing=PairingRead.model_validate(pairing) if pairing is not None else None,
+        pairing=await browse.pairing_read(session, pairing) if pairing is not None else None,
     )
 
 
@@ -152,7 +159,10 @@ def _version(if_match: str | None) -> int:
 
 
 @router.post(
-    "", response_model=NeedRead, status_code=status.HTTP_201_CREATED, responses=POSTED_LINKS
+    "",
+    response_model=NeedRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={**POSTED_LINKS, **problems(403, 404, 409)},
 )
 async def post_need(
     session: SessionDep, admin: Admin, body: NeedCreate, request: Request, response: Response
@@ -164,8 +174,8 @@ async def post_need(
     return present(await browse.get_view(session, admin, need.id), admin)
 
 
-@router.get("", response_model=NeedPage, responses=BROWSED_LINKS)
-async def browse_needs(
+@router.get("", response_model=NeedPage, responses={**BROWSED_LINKS, **problems(403)})
+async def list_needs(
     session: SessionDep,
     user: CurrentUser,
     limit: Limit = 20,
@@ -201,7 +211,7 @@ async def browse_needs(
     return NeedPage(items=[present(view, user) for view in views], next_cursor=next_cursor)
 
 
-@router.get("/{need_id}", response_model=NeedRead | NeedPublicRead)
+@router.get("/{need_id}", response_model=AnyNeedRead)
 async def read_need(
     session: SessionDep, user: CurrentUser, need_id: NeedId, response: Response
 ) -> NeedRead | NeedPublicRead:
@@ -211,7 +221,7 @@ async def read_need(
     return present(view, user)
 
 
-@router.patch("/{need_id}", response_model=NeedRead, responses=problems(412, 428))
+@router.patch("/{need_id}", response_model=NeedRead, responses=problems(403, 409, 412, 428))
 async def edit_need(
     session: SessionDep,
     admin: Admin,
@@ -229,7 +239,7 @@ async def edit_need(
     return present(await browse.get_view(session, admin, need.id), admin)
 
 
-@router.post("/{need_id}/review", response_model=ActionResult, responses=REVIEWED_LINKS)
+@router.post("/{need_id}/review", response_model=ActionResult, responses={**REVIEWED_LINKS, **STEP})
 async def review_need(
     session: SessionDep, admin: Admin, need_id: NeedId, body: Review
 ) -> ActionResult:
@@ -242,7 +252,7 @@ async def review_need(
     "/{need_id}/claim",
     response_model=ActionResult,
     status_code=201,
-    responses={**RATE_LIMITED, **CLAIMED_LINKS},
+    responses={**RATE_LIMITED, **CLAIMED_LINKS, **STEP},
 )
 async def claim_need(
     session: SessionDep, user: CurrentUser, need_id: NeedId, request: Request, limits: RateLimitsDep
@@ -256,7 +266,9 @@ async def claim_need(
     return await _result(session, user, need_id, pairing)
 
 
-@router.post("/{need_id}/release", response_model=ActionResult, responses=RELEASED_LINKS)
+@router.post(
+    "/{need_id}/release", response_model=ActionResult, responses={**RELEASED_LINKS, **STEP}
+)
 async def release_need(
     session: SessionDep, user: CurrentUser, need_id: NeedId, body: OptionalReason | None = None
 ) -> ActionResult:
@@ -266,7 +278,9 @@ async def release_need(
     return await _result(session, user, need_id, pairing)
 
 
-@router.post("/{need_id}/deliver", response_model=ActionResult, responses=DELIVERED_LINKS)
+@router.post(
+    "/{need_id}/deliver", response_model=ActionResult, responses={**DELIVERED_LINKS, **STEP}
+)
 async def deliver_need(
     session: SessionDep, user: CurrentUser, need_id: NeedId, body: Deliver | None = None
 ) -> ActionResult:
@@ -275,7 +289,9 @@ async def deliver_need(
     return await _result(session, user, need_id, pairing)
 
 
-@router.post("/{need_id}/confirm", response_model=ActionResult, responses=CONFIRMED_LINKS)
+@router.post(
+    "/{need_id}/confirm", response_model=ActionResult, responses={**CONFIRMED_LINKS, **STEP}
+)
 async def confirm_need(
     session: SessionDep, user: CurrentUser, need_id: NeedId, body: Confirm | None = None
 ) -> ActionResult:
@@ -284,7 +300,9 @@ async def confirm_need(
     return await _result(session, user, need_id, pairing)
 
 
-@router.post("/{need_id}/dispute", response_model=ActionResult, responses=DISPUTED_LINKS)
+@router.post(
+    "/{need_id}/dispute", response_model=ActionResult, responses={**DISPUTED_LINKS, **STEP}
+)
 async def dispute_need(
     session: SessionDep, user: CurrentUser, need_id: NeedId, body: WithReason, request: Request
 ) -> ActionResult:
@@ -293,7 +311,7 @@ async def dispute_need(
     return await _result(session, user, need_id, pairing)
 
 
-@router.post("/{need_id}/cancel", response_model=ActionResult)
+@router.post("/{need_id}/cancel", response_model=ActionResult, responses=STEP)
 async def cancel_need(
     session: SessionDep, user: CurrentUser, need_id: NeedId, body: WithReason
 ) -> ActionResult:
@@ -303,7 +321,7 @@ async def cancel_need(
 
 
 @router.get("/{need_id}/events", response_model=EventList)
-async def need_events(session: SessionDep, user: CurrentUser, need_id: NeedId) -> EventList:
+async def list_need_events(session: SessionDep, user: CurrentUser, need_id: NeedId) -> EventList:
     """The need's history and its pairings', oldest first (admins in scope, and its donors)."""
     await browse.get_view(session, user, need_id)
     if not user.is_admin and not await pairings.has_pairing(session, user.id, need_id):

@@ -3,6 +3,7 @@
 ``NeedPublicRead`` is what a donor (or any signed-in caller outside the admin's scope) may see:
 the need, its village, and the household's masked name and size. It has no field through which
 personal data could pass; admins get ``NeedRead``, which adds bookkeeping, still no personal data.
+Their ``view`` ("public" or "admin") tells them apart, the discriminator of the document.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class HouseholdBrief(BaseModel):
 
 
 class NeedPublicRead(BaseModel):
+    view: Literal["public"] = Field(description="Which shape this is: public (a donor's)")
     id: int
     category: Category
     title: str
@@ -109,6 +111,9 @@ class NeedPublicRead(BaseModel):
 
 
 class NeedRead(NeedPublicRead):
+    view: Literal["admin"] = Field(  # type: ignore[assignment]
+        description="Which shape this is: admin (an admin's in scope)"
+    )
     household_id: int
     county_code: str
     origin: str
@@ -119,11 +124,15 @@ class NeedRead(NeedPublicRead):
     allowed_actions: list[str]
 
 
+# A need as its reader may see it, told apart by ``view``.
+AnyNeedRead = Annotated[NeedRead | NeedPublicRead, Field(discriminator="view")]
+
+
 class NeedPage(BaseModel):
-    items: list[NeedRead | NeedPublicRead]
+    items: list[AnyNeedRead]
     next_cursor: str | None
 
 
 class ActionResult(BaseModel):
-    need: NeedRead | NeedPublicRead
+    need: AnyNeedRead
     pairing: PairingRead | None = None

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, status
 
 from app.accounts.deps import CurrentUser
 from app.core.db import SessionDep
-from app.core.openapi import link, links
+from app.core.openapi import link, links, problems
 from app.core.pagination import Cursor, Limit
 from app.core.types import IdParam
 from app.offers import service
@@ -28,7 +28,10 @@ POSTED_LINKS = links(
 
 
 @router.post(
-    "", response_model=OfferRead, status_code=status.HTTP_201_CREATED, responses=POSTED_LINKS
+    "",
+    response_model=OfferRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={**POSTED_LINKS, **problems(403)},
 )
 async def post_offer(session: SessionDep, user: CurrentUser, body: OfferCreate) -> OfferRead:
     """Put a non-directed offer into the pool (donors)."""
@@ -56,7 +59,7 @@ async def read_offer(session: SessionDep, user: CurrentUser, offer_id: OfferId) 
     return OfferRead.model_validate(await service.get_offer(session, user, offer_id))
 
 
-@router.post("/{offer_id}/withdraw", response_model=OfferRead)
+@router.post("/{offer_id}/withdraw", response_model=OfferRead, responses=problems(403, 409))
 async def withdraw_offer(session: SessionDep, user: CurrentUser, offer_id: OfferId) -> OfferRead:
     """Take an open offer out of the pool."""
     return OfferRead.model_validate(await service.withdraw(session, user, offer_id))

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from app.accounts.deps import CurrentUser
 from app.core.db import SessionDep
 from app.core.pagination import Cursor, Limit
+from app.needs import browse
 from app.pairings import service
 from app.pairings.schemas import PairingPage, PairingRead, PairingStatus
 
@@ -23,10 +24,14 @@ async def list_pairings(
     cursor: Cursor = None,
     status: Annotated[list[PairingStatus] | None, Query()] = None,
 ) -> PairingPage:
-    """A donor's own pairings, or the pairings in an admin's scope, newest first."""
+    """A donor's own pairings, or the pairings in an admin's scope, newest first.
+
+    Each carries a summary of its need (title, category, village, value, urgency, deadline), so
+    that a donor can answer a proposal (``?status=proposed``) without reading each need.
+    """
     pairings, next_cursor = await service.list_pairings(
         session, user, statuses=status, limit=limit, cursor=cursor
     )
-    return PairingPage(
-        items=[PairingRead.model_validate(p) for p in pairings], next_cursor=next_cursor
-    )
+    needs = await browse.summaries(session, [p.need_id for p in pairings])
+    items = [PairingRead.of(p, needs[p.need_id]) for p in pairings]
+    return PairingPage(items=items, next_cursor=next_cursor)

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.vocabulary import Category
 from app.pairings import states
 
 # A pairing's status is a state of its transition table.
 PairingStatus = states.State
+
+
+class PairingNeed(BaseModel):
+    """What a donor needs to decide on a proposal, of its need: no household's data."""
+
+    title: str
+    category: Category
+    village_name: str
+    value_fen: int = Field(description="Estimated value in fen (分)")
+    urgency: int = Field(description="1 low, 2 normal, 3 urgent")
+    deadline: dt.date
 
 
 class PairingRead(BaseModel):
@@ -30,6 +42,13 @@ class PairingRead(BaseModel):
     ended_at: dt.datetime | None
     delivery_note: str | None
     thanks: str | None
+    need: PairingNeed
+
+    @classmethod
+    def of(cls, pairing: Any, need: PairingNeed) -> PairingRead:
+        """The pairing (an ORM row) with its need's summary."""
+        fields = {name: getattr(pairing, name) for name in cls.model_fields if name != "need"}
+        return cls(**fields, need=need)
 
 
 class PairingPage(BaseModel):

@@ -32,7 +32,7 @@ async def list_regions(
 
 
 @router.get("/{code}", response_model=RegionDetail)
-async def get_region(
+async def read_region(
     session: SessionDep,
     response: Response,
     code: Annotated[RegionCode, Path(description=CODE_DOC)],

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from app.accounts.deps import Admin, CurrentUser
 from app.core.db import SessionDep
+from app.core.openapi import problems
 from app.core.types import DIVISION_LENGTHS, CountyCode, Date, Quarter, code
 from app.stats import calibration, honour, rankings, success
 from app.stats.periods import Period
@@ -34,7 +35,7 @@ To = Annotated[
 ]
 
 
-@router.get("/success", response_model=SuccessReport)
+@router.get("/success", response_model=SuccessReport, responses=problems(404))
 async def read_success(
     session: SessionDep,
     admin: Admin,
@@ -55,7 +56,7 @@ async def read_success(
     )  # fmt: skip
 
 
-@router.get("/rankings", response_model=Ranking)
+@router.get("/rankings", response_model=Ranking, responses=problems(404))
 async def read_rankings(
     session: SessionDep,
     admin: Admin,
@@ -68,7 +69,7 @@ async def read_rankings(
     return await rankings.report(session, admin, scope, quarter)
 
 
-@router.get("/calibration", response_model=Calibration)
+@router.get("/calibration", response_model=Calibration, responses=problems(404))
 async def read_calibration(
     session: SessionDep,
     admin: Admin,

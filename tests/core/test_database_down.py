@@ -103,7 +103,7 @@ async def test_healthz_is_200_when_the_database_is_unreachable(unreachable: Asyn
 
 
 async def test_readyz_is_503_when_migrations_are_pending(unmigrated: AsyncClient) -> None:
-    response = await unmigrated.get("/readyz")
+    response = await unmigrated.get("/readyz", headers={"Accept-Language": "en"})
     assert response.status_code == 503
     assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
     assert response.headers["retry-after"] == "5"

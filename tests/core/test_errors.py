@@ -15,9 +15,11 @@ from httpx import ASGITransport, AsyncClient
 
 from app.core.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.core.logging import RequestIdMiddleware, configure_logging
+from app.core.problems import ProblemLanguageMiddleware
 from app.main import create_app
 from tests.conftest import settings_for
 
+ENGLISH = {"Accept-Language": "en"}
 GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")
 SECRET_MESSAGE = "connection string postgresql://admin:hunter2@db/aixin"
 
@@ -39,6 +41,7 @@ async def failing() -> AsyncIterator[AsyncClient]:
     app = FastAPI()
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(ProblemLanguageMiddleware)
 
     @app.get("/boom")
     async def boom() -> None:
@@ -50,7 +53,7 @@ async def failing() -> AsyncIterator[AsyncClient]:
 
 
 async def test_an_unknown_route_is_a_404_problem(http: AsyncClient) -> None:
-    response = await http.get("/api/v1/nowhere")
+    response = await http.get("/api/v1/nowhere", headers=ENGLISH)
     assert response.status_code == 404
     assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
     body = response.json()
@@ -119,7 +122,7 @@ async def test_an_insane_request_id_is_replaced(http: AsyncClient, offered: str)
 
 
 async def test_an_unexpected_exception_is_a_bare_500_problem(failing: AsyncClient) -> None:
-    response = await failing.get("/boom")
+    response = await failing.get("/boom", headers=ENGLISH)
     assert response.status_code == 500
     assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
     body = response.json()

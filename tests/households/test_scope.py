@@ -20,7 +20,9 @@ async def test_an_admin_of_another_village_gets_404_on_read(
 ) -> None:
     neighbour = await admin_headers(app, client, "village", OTHER_VILLAGE)
     household = await make_household(client, neighbour, OTHER_VILLAGE)
-    response = await client.get(f"{URL}/{household['id']}", headers=admin)
+    response = await client.get(
+        f"{URL}/{household['id']}", headers={**admin, "Accept-Language": "en"}
+    )
     assert response.status_code == 404
     assert response.json()["code"] == "household_not_found"
     assert response.json()["detail"] == f"No household {household['id']} in your scope"

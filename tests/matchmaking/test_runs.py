@@ -135,6 +135,30 @@ async def test_the_donor_accepts_a_proposal(client: AsyncClient, county: Headers
     ]
 
 
+async def test_a_proposal_carries_what_the_donor_needs_to_decide(
+    client: AsyncClient, county: Headers
+) -> None:
+    deadline = (dt.date.today() + dt.timedelta(days=20)).isoformat()
+    need = await need_in(
+        client, county, VILLAGE_A, title="书包两个", value_fen=12_000, urgency=3, deadline=deadline
+    )
+    donor = await donor_headers(client)
+    await offer(client, donor, capacity=1)
+    await run(client, county)
+    [proposal] = (await client.get("/api/v1/pairings?status=proposed", headers=donor)).json()[
+        "items"
+    ]
+    village = (await client.get(f"/api/v1/regions/{VILLAGE_A}")).json()["name"]
+    summary = {
+        "title": "书包两个", "category": "goods", "village_name": village, "value_fen": 12_000,
+        "urgency": 3, "deadline": deadline,
+    }  # fmt: skip
+    assert (proposal["need_id"], proposal["need"]) == (need["id"], summary)
+    assert 0 < proposal["predicted_success"] < 1
+    declined = await client.post(f"/api/v1/pairings/{proposal['id']}/decline", headers=donor)
+    assert declined.json()["pairing"]["need"] == summary
+
+
 async def test_a_declined_proposal_frees_the_need_and_the_capacity(
     client: AsyncClient, county: Headers
 ) -> None:

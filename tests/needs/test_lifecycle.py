@@ -146,7 +146,9 @@ async def test_a_second_claimer_gets_409_with_a_reason(
     need = await published_need(client, admin)
     await client.post(f"/api/v1/needs/{need['id']}/claim", headers=donor)
     other = await donor_headers(client)
-    response = await client.post(f"/api/v1/needs/{need['id']}/claim", headers=other)
+    response = await client.post(
+        f"/api/v1/needs/{need['id']}/claim", headers={**other, "Accept-Language": "en"}
+    )
     assert response.status_code == 409
     assert "claimed" in response.json()["detail"]
 
@@ -257,7 +259,9 @@ async def test_delivering_a_claim_frees_a_place_under_the_cap_as_the_refusal_say
         assert (await client.post(f"/api/v1/needs/{need['id']}/claim", headers=donor)).is_success
         held.append(need["id"])
     sixth = await published_need(client, admin)
-    refused = await client.post(f"/api/v1/needs/{sixth['id']}/claim", headers=donor)
+    refused = await client.post(
+        f"/api/v1/needs/{sixth['id']}/claim", headers={**donor, "Accept-Language": "en"}
+    )
     assert refused.status_code == 409
     assert "deliver or release one first" in refused.json()["detail"]
 

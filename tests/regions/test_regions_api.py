@@ -47,7 +47,7 @@ async def test_without_a_parent_the_31_provinces_are_listed(client: AsyncClient)
 
 @pytest.mark.parametrize("code", ["99", "4399", "430599", "430525999", "430525101999"])
 async def test_an_unknown_code_of_valid_shape_is_404(client: AsyncClient, code: str) -> None:
-    response = await client.get(f"/api/v1/regions/{code}")
+    response = await client.get(f"/api/v1/regions/{code}", headers={"Accept-Language": "en"})
     assert response.status_code == 404
     assert response.headers["content-type"] == PROBLEM
     body = response.json()
