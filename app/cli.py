@@ -141,6 +141,29 @@ def expire() -> None:
     _run(job)
 
 
+@cli.command()
+def worker() -> None:
+    """Deliver the outbox (webhooks) and run the scheduled jobs until stopped (SIGTERM, Ctrl-C).
+
+    Any number of workers may run at once against PostgreSQL: they share the deliveries and each
+    scheduled job runs once per period.
+    """
+    import signal
+
+    from app.core.logging import configure_logging
+    from app.jobs import worker_loop
+
+    async def job(settings: Settings) -> None:
+        configure_logging(settings.log_level, json=settings.log_json)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await _on_database(settings, lambda database: worker_loop(database, settings, stop))
+
+    _run(job)
+
+
 model_cli = typer.Typer(help="The success model", no_args_is_help=True)
 cli.add_typer(model_cli, name="model")
 

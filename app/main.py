@@ -29,10 +29,11 @@ from app.core.settings import Settings, get_settings
 from app.health.router import router as health_router
 from app.households import service as households_service
 from app.households.router import router as households_router
-from app.jobs import expiry_loop
+from app.jobs import worker_loop
 from app.matchmaking import engine
 from app.matchmaking.router import proposals_router, runs_router
 from app.needs.router import router as needs_router
+from app.notifications.router import inbox_router, webhooks_router
 from app.offers.router import router as offers_router
 from app.pairings.router import router as pairings_router
 from app.photos.router import needs_router as need_photos_router
@@ -56,6 +57,7 @@ def api_router() -> APIRouter:
     routers = (
         auth_router,
         me_router,
+        inbox_router,
         admins_router,
         regions_router,
         households_router,
@@ -67,6 +69,7 @@ def api_router() -> APIRouter:
         proposals_router,
         runs_router,
         stats_router,
+        webhooks_router,
     )
     for router in routers:
         api.include_router(router)
@@ -80,12 +83,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        interval = settings.expiry_interval_seconds
+        # The worker (scheduled jobs, webhooks) runs here unless workers run apart.
         task = (
-            asyncio.create_task(
-                expiry_loop(app.state.database, interval, settings.model_refresh_seconds)
-            )
-            if interval
+            asyncio.create_task(worker_loop(app.state.database, settings))
+            if settings.worker_in_process
             else None
         )
         try:

@@ -38,6 +38,7 @@ def server_environment(settings: Settings) -> dict[str, str]:
             "AIXIN_ARGON2_PARALLELISM": str(settings.argon2_parallelism),
             "AIXIN_LOG_LEVEL": "WARNING",
             "AIXIN_EXPIRY_INTERVAL_SECONDS": "0",
+            "AIXIN_WORKER_IN_PROCESS": "false",
         }
     )
     return env

@@ -25,8 +25,9 @@ from app.core import migrations
 from app.core.db import make_engine
 from app.core.models import metadata
 from app.core.settings import Settings
+from app.jobs import refresh_model, run_scheduled
 from app.main import create_app
-from app.jobs import refresh_model
+from app.notifications.delivery import deliver_due
 from app.regions import loader
 from tests.conftest import create_postgres_database, drop_postgres_database, settings_for
 from tests.factories import (
@@ -142,6 +143,18 @@ class Loss:
 # column comes back re-derived (active_at, from the events), reset (honour_roll: consent is asked
 # again rather than assumed) or empty (run_id, score: the runs themselves are gone).
 DOWNGRADE_REMOVES: dict[str, Loss] = {
+    "0007": Loss(
+        frozenset(
+            {
+                "notifications",
+                "notification_settings",
+                "webhook_endpoints",
+                "webhook_deliveries",
+                "webhook_attempts",
+                "job_runs",
+            }
+        )
+    ),
     "0006": Loss(
         frozenset({"account_events", "sms_codes"}),
         {"users": frozenset({"phone_encrypted", "phone_index", "token_generation"})},
@@ -297,6 +310,16 @@ async def _matching(client: AsyncClient, callers: Callers) -> None:
     _ok(await client.post("/api/v1/matching/runs", json=dry, headers=callers.county))
 
 
+async def _telling(app: FastAPI, client: AsyncClient, callers: Callers) -> None:
+    """A webhook to a loopback port where nobody listens (its first attempt fails), a donor's
+    notification preferences, and the scheduled jobs' runs."""
+    platform = await admin_headers(app, client, "platform", "")
+    hook = {"url": "http://127.0.0.1:9/hook", "events": ["need.claimed", "need.fulfilled"]}
+    _ok(await client.post("/api/v1/webhooks", json=hook, headers=platform))
+    prefs = {"notifications": {"modes": {"need.lapsed": "digest"}}}
+    _ok(await client.patch("/api/v1/me", json=prefs, headers=callers.donor))
+
+
 async def fill(settings: Settings) -> Callers:
     """Migrate to head and put rows in every table through the service."""
     app = create_app(settings)
@@ -312,9 +335,12 @@ async def fill(settings: Settings) -> Callers:
         transport = ASGITransport(app=app)
         async with AsyncClient(transport=transport, base_url="http://aixin.test") as client:
             callers = await _accounts(app, client)
+            await _telling(app, client, callers)
             await _needs(client, callers)
             await _matching(client, callers)
         await refresh_model(app.state.database)
+        await deliver_due(app.state.database, settings)
+        await run_scheduled(app.state.database, settings)
     finally:
         await app.state.database.dispose()
     return callers

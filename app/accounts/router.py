@@ -12,13 +12,14 @@ from app.accounts.deps import (
     Admin,
     AdminScope,
     CurrentUser,
-    Donor,
     PasswordsDep,
     TokensDep,
     bearer,
     get_access_claims,
     get_current_user,
+    get_donor,
 )
+from app.accounts.models import User
 from app.accounts.schemas import (
     AdminCreate,
     AdminList,
@@ -40,6 +41,7 @@ from app.core.openapi import link, links, problems
 from app.core.pagination import Cursor, Limit
 from app.core.ratelimit import RATE_LIMITED, RateLimitsDep, client_address
 from app.core.types import IdParam, Text
+from app.inbox import service as inbox
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 me_router = APIRouter(tags=["auth"])
@@ -183,16 +185,30 @@ async def logout(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+async def _me(session: SessionDep, user: User) -> Me:
+    return Me.model_validate(user).model_copy(
+        update={
+            "unread_notifications": await inbox.unread_count(session, user.id),
+            "notifications": await inbox.preferences(session, user.id),
+        }
+    )
+
+
 @me_router.get("/me", response_model=Me)
-async def read_me(user: CurrentUser) -> Me:
-    """The signed-in account."""
-    return Me.model_validate(user)
+async def read_me(session: SessionDep, user: CurrentUser) -> Me:
+    """The signed-in account, its unread notifications and its notification preferences."""
+    return await _me(session, user)
 
 
-@me_router.patch("/me", response_model=Me)
-async def update_me(session: SessionDep, donor: Donor, body: MeUpdate) -> Me:
-    """Change the signed-in donor's settings (the roll of honour, 爱心榜); admins get 403."""
-    return Me.model_validate(await service.update_donor(session, donor, body))
+@me_router.patch("/me", response_model=Me, responses=problems(403))
+async def update_me(session: SessionDep, user: CurrentUser, body: MeUpdate) -> Me:
+    """Change the signed-in account's settings: the roll of honour (爱心榜, a donor's; an admin
+    gets 403) and how notifications reach it."""
+    if body.honour_roll is not None:
+        await service.update_donor(session, get_donor(user), body.honour_roll)
+    if body.notifications is not None:
+        await inbox.set_preferences(session, user.id, body.notifications)
+    return await _me(session, user)
 
 
 @me_router.post("/me/password", response_model=TokenPair)

@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 from app.accounts import usernames
 from app.core.types import Mobile, Text, code
 from app.core.vocabulary import AdminRole, DonorKind, Role
+from app.inbox.schemas import Preferences, PreferencesUpdate
 
 
 def _username(value: str) -> str:
@@ -147,6 +148,10 @@ class Me(BaseModel):
         "null for admins",
     )
     created_at: dt.datetime
+    unread_notifications: int = Field(default=0, description="Notifications not read yet")
+    notifications: Preferences | None = Field(
+        default=None, description="How each notification type reaches the account"
+    )
 
     @field_validator("honour_roll")
     @classmethod
@@ -155,13 +160,17 @@ class Me(BaseModel):
 
 
 class MeUpdate(BaseModel):
-    """The settings a donor changes on their own account."""
+    """The settings a user changes on their own account."""
 
     model_config = ConfigDict(extra="forbid")
 
-    honour_roll: StrictBool = Field(
-        description="true: list me on the roll of honour (爱心榜) with my display name and my "
-        "confirmed pairings; false: never list me"
+    honour_roll: StrictBool | None = Field(
+        default=None,
+        description="A donor's: true: list me on the roll of honour (爱心榜) with my display "
+        "name and my confirmed pairings; false: never list me",
+    )
+    notifications: PreferencesUpdate | None = Field(
+        default=None, description="Per type immediate, daily digest or off; quiet hours"
     )
 
 

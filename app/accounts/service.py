@@ -16,7 +16,6 @@ from app.accounts.models import AccountEvent, RefreshToken, User
 from app.accounts.policy import admin_scope
 from app.accounts.schemas import (
     AdminCreate,
-    MeUpdate,
     PasswordChange,
     PhoneRegister,
     Register,
@@ -99,9 +98,9 @@ async def register_phone_donor(
     return await _insert_user(session, user)
 
 
-async def update_donor(session: AsyncSession, donor: User, data: MeUpdate) -> User:
+async def update_donor(session: AsyncSession, donor: User, honour_roll: bool) -> User:
     """Change a donor's own settings: for now, the roll-of-honour consent."""
-    donor.honour_roll = data.honour_roll
+    donor.honour_roll = honour_roll
     await session.flush()
     return donor
 

@@ -8,8 +8,10 @@ from app.core.db import Base
 from app.core.idempotency_models import IdempotencyKey
 from app.events.models import Event
 from app.households.models import Household, HouseholdAccess
+from app.inbox.models import Notification, NotificationSettings
 from app.matchmaking.models import MatchingRun
 from app.needs.models import Need
+from app.notifications.models import JobRun, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.offers.models import Offer
 from app.pairings.models import Pairing, SuccessSegment
 from app.photos.models import Photo
@@ -22,8 +24,11 @@ __all__ = [
     "Household",
     "HouseholdAccess",
     "IdempotencyKey",
+    "JobRun",
     "MatchingRun",
     "Need",
+    "Notification",
+    "NotificationSettings",
     "Offer",
     "Pairing",
     "Photo",
@@ -31,5 +36,8 @@ __all__ = [
     "Region",
     "SuccessSegment",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "metadata",
 ]

@@ -102,6 +102,27 @@ class Settings(BaseSettings):
         description="How often the service re-learns the success model from ended pairings "
         "(0: only by `aixin model refresh`)",
     )
+    worker_in_process: bool = Field(
+        default=True,
+        description="Run the worker (webhooks, reminders, digests, daily matching and the other "
+        "scheduled jobs) inside `aixin serve`; false when workers run apart (`aixin worker`)",
+    )
+    worker_poll_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="How often a worker looks for deliveries due"
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="How long one webhook attempt may take"
+    )
+    webhook_allow_private_networks: bool = Field(
+        default=False,
+        description="Let webhooks go to private address ranges (10/8, 172.16/12, 192.168/16 …)",
+    )
+    daily_matching: bool = Field(
+        default=True, description="Run matching over every county with open needs once a day"
+    )
+    daily_matching_off: list[str] = Field(
+        default=[], description="Counties (6-digit codes) that turned the daily matching off"
+    )
 
     rate_limit_storage_url: str = Field(
         default="memory://",

@@ -1,14 +1,46 @@
-"""Appending to, and reading, the history of needs, pairings and offers."""
+"""Appending to, and reading, the history of needs, pairings and offers.
+
+A follower (the notifications' outbox, see :func:`follow`) hears of each event in the
+transaction that records it: it gets the events' columns and the transaction's connection when
+the events are written (the flush of :func:`record`, the insert of :func:`record_many`), so a
+change rolled back tells nobody anything.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from sqlalchemy import event as orm_event
 from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from app.events.models import Event
+
+Follower = Callable[[Connection, Sequence[Mapping[str, Any]]], None]
+_followers: list[Follower] = []
+COLUMNS = ("entity", "entity_id", "need_id", "action", "from_status", "to_status", "actor_id",
+           "county_code", "reason", "at")  # fmt: skip
+
+
+def follow(follower: Follower) -> None:
+    """Have ``follower`` hear of every event recorded in this process, in its transaction."""
+    if follower not in _followers:
+        _followers.append(follower)
+
+
+def _tell(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    for follower in _followers:
+        follower(connection, rows)
+
+
+@orm_event.listens_for(Session, "after_flush")
+def _recorded(session: Session, _context: Any) -> None:
+    written = sorted((o for o in session.new if isinstance(o, Event)), key=lambda e: e.id)
+    if written and _followers:
+        _tell(session.connection(), [{c: getattr(e, c) for c in COLUMNS} for e in written])
 
 
 def record(
@@ -49,6 +81,8 @@ async def record_many(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) 
         return
     await session.flush()
     await session.execute(insert(Event), [dict(row) for row in rows])
+    if _followers:
+        await session.run_sync(lambda sync: _tell(sync.connection(), rows))
 
 
 async def history_of_need(session: AsyncSession, need_id: int) -> Sequence[Event]:

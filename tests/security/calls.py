@@ -251,3 +251,53 @@ def all_operations(tmp_path: Path) -> set[str]:
     settings = settings_for(f"sqlite+aiosqlite:///{tmp_path / 'routes.db'}", tmp_path)
     paths: dict[str, dict[str, Any]] = create_app(settings).openapi()["paths"]
     return {f"{method.upper()} {path}" for path, item in paths.items() for method in item}
+
+
+# -- webhooks ----------------------------------------------------------------------------------
+
+WEBHOOK = {"url": "http://127.0.0.1:9/hook", "events": ["need.claimed"]}
+
+
+async def webhook_of(world: World) -> int:
+    """An endpoint a platform admin registered, kept as the world's record ``webhook``."""
+    if "webhook" not in world.records:
+        url = "/api/v1/webhooks"
+        response = await world.client.post(url, json=WEBHOOK, headers=world.headers["platform"])
+        assert response.status_code == 201, response.text
+        world.records["webhook"] = int(response.json()["id"])
+    return world.records["webhook"]
+
+
+def on_webhook(method: str, suffix: str = "") -> Target:
+    """A request on the world's webhook endpoint (a new one for each call that deletes it)."""
+
+    async def target(world: World) -> Call:
+        if method != "DELETE":
+            return Call(method, f"/api/v1/webhooks/{await webhook_of(world)}{suffix}")
+        kept = world.records.pop("webhook", None)
+        fresh = await webhook_of(world)
+        world.records.pop("webhook")
+        if kept is not None:
+            world.records["webhook"] = kept
+        return Call(method, f"/api/v1/webhooks/{fresh}{suffix}")
+
+    return target
+
+
+async def retry_delivery(world: World) -> Call:
+    """The hand retry of a pending delivery to the world's endpoint (409: not a dead letter)."""
+    from sqlalchemy import select
+
+    from app.notifications.models import WebhookDelivery
+    from app.notifications.outbox import Message, emit
+
+    webhook_id = await webhook_of(world)
+    async with world.engine.begin() as connection:
+        message = Message("need.claimed", None, None, None, {"need_id": None})
+        await connection.run_sync(lambda sync: emit(sync, [message]))
+        delivery_id = await connection.scalar(
+            select(WebhookDelivery.id)
+            .where(WebhookDelivery.endpoint_id == webhook_id)
+            .order_by(WebhookDelivery.id.desc())
+        )
+    return Call("POST", f"/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry")

@@ -34,6 +34,7 @@ from app.core.errors import PROBLEM_MEDIA_TYPE
 from tests.security.calls import (
     OFFER,
     PAGE,
+    WEBHOOK,
     Call,
     Target,
     add_photo,
@@ -50,9 +51,11 @@ from tests.security.calls import (
     on_need,
     on_record,
     on_village_admin,
+    on_webhook,
     rankings,
     refresh,
     remove_photo,
+    retry_delivery,
     send,
     send_sms,
     sign_in,
@@ -218,6 +221,28 @@ MATRIX: dict[str, Row] = {
         (401, 200, 200) + (403,) * 7, fixed("PATCH", "/api/v1/me", json={"honour_roll": True})
     ),
     # A village admin creates no admins; the others create lower ones inside their scope.
+    "GET /api/v1/me/notifications": Row(
+        SIGNED_IN_200, fixed("GET", "/api/v1/me/notifications", params=PAGE)
+    ),
+    "POST /api/v1/me/notifications/read": Row(
+        SIGNED_IN_200, fixed("POST", "/api/v1/me/notifications/read", json={"up_to_id": 1})
+    ),
+    # Webhooks to the app's backend are the platform's alone.
+    "POST /api/v1/webhooks": Row(
+        (401, 403, 403) + (403,) * 6 + (201,), fixed("POST", "/api/v1/webhooks", json=WEBHOOK)
+    ),
+    "GET /api/v1/webhooks": Row(
+        (401, 403, 403) + (403,) * 6 + (200,), fixed("GET", "/api/v1/webhooks")
+    ),
+    "DELETE /api/v1/webhooks/{webhook_id}": Row(
+        (401, 403, 403) + (403,) * 6 + (204,), on_webhook("DELETE"), consumes=True
+    ),
+    "GET /api/v1/webhooks/{webhook_id}/deliveries": Row(
+        (401, 403, 403) + (403,) * 6 + (200,), on_webhook("GET", "/deliveries")
+    ),
+    "POST /api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry": Row(
+        (401, 403, 403) + (403,) * 6 + (409,), retry_delivery
+    ),
     "POST /api/v1/admins": Row(
         (401, 403, 403, 403, 403, 201, 403, 201, 403, 201), new_admin, consumes=True
     ),

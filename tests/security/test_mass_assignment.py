@@ -69,6 +69,12 @@ BODIES: dict[str, Body] = {
     "POST /api/v1/pairings/{pairing_id}/decline": Body(
         "donor", calls.answer("decline", {"reason": "本月名额已满"})
     ),
+    "POST /api/v1/webhooks": Body(
+        "platform", calls.fixed("POST", "/api/v1/webhooks", json=calls.WEBHOOK), 201
+    ),
+    "POST /api/v1/me/notifications/read": Body(
+        "donor", calls.fixed("POST", "/api/v1/me/notifications/read", json={"up_to_id": 1})
+    ),
     "POST /api/v1/matching/runs": Body(
         "township_in",
         calls.fixed("POST", "/api/v1/matching/runs", json={"scope": TOWNSHIP_A, "dry_run": True}),
@@ -233,6 +239,7 @@ async def test_a_body_sent_to_an_operation_without_one_changes_nothing_it_names(
         "POST /api/v1/needs/{need_id}/claim",
         "POST /api/v1/offers/{offer_id}/withdraw",
         "POST /api/v1/pairings/{pairing_id}/accept",
+        "POST /api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
     }
     extras = forbidden_fields(world)
     need = await world.need("published")
@@ -248,6 +255,11 @@ async def test_a_body_sent_to_an_operation_without_one_changes_nothing_it_names(
     accepted = await post(world, f"/api/v1/pairings/{proposal['id']}/accept", extras)
     assert accepted["pairing"]["donor_id"] == world.ids["donor"]
     assert (accepted["need"]["status"], accepted["pairing"]["status"]) == ("claimed", "active")
+
+    retry = dataclasses.replace(await calls.retry_delivery(world), json=extras)
+    before = await database_state(world.engine)
+    assert (await calls.send(world, "platform", retry)).status_code == 409  # pending, not dead
+    assert await database_state(world.engine) == before
 
     admin = await make_admin(world.app, "village", VILLAGE_A)
     for action, active in (("disable", False), ("enable", True)):

@@ -1,0 +1,173 @@
+"""The inbox: a user's notifications newest first, what is unread, and the preferences.
+
+The functions taking a :class:`~sqlalchemy.engine.Connection` serve the outbox, which writes in
+the flush of the change it tells of (see :mod:`app.notifications.outbox`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import utcnow
+from app.core.pagination import page_by_id
+from app.inbox.models import REMINDERS, TYPES, Notification, NotificationSettings
+from app.inbox.schemas import (
+    NotificationPage,
+    NotificationRead,
+    Preferences,
+    PreferencesUpdate,
+    QuietHours,
+)
+
+CST = dt.timezone(dt.timedelta(hours=8), "CST")
+DEFAULT_QUIET = ("22:00", "08:00")
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How one user's notifications go out: per type a mode, and the quiet hours."""
+
+    modes: dict[str, str] = field(default_factory=dict)
+    quiet: tuple[str, str] = DEFAULT_QUIET
+
+    def mode(self, kind: str) -> str:
+        return self.modes.get(kind, "immediate")
+
+    def visible_at(self, kind: str, now: dt.datetime) -> dt.datetime | None:
+        """When a notification of ``kind`` made ``now`` shows: now, after the quiet hours (a
+        reminder), or None (it waits for the digest)."""
+        if self.mode(kind) == "digest" and kind != "digest.daily":
+            return None
+        if kind in REMINDERS:
+            return quiet_end_after(now, *self.quiet)
+        return now
+
+
+def _minutes(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def quiet_end_after(now: dt.datetime, start: str, end: str) -> dt.datetime:
+    """``now`` if it is outside the quiet hours (China Standard Time), else when they end."""
+    begin, finish = _minutes(start), _minutes(end)
+    local = now.astimezone(CST)
+    minute = local.hour * 60 + local.minute
+    inside = begin <= minute < finish if begin <= finish else minute >= begin or minute < finish
+    if begin == finish or not inside:
+        return now
+    ending = local.replace(hour=finish // 60, minute=finish % 60, second=0, microsecond=0)
+    if ending <= local:
+        ending += dt.timedelta(days=1)
+    return ending.astimezone(dt.UTC)
+
+
+def plans(connection: Connection, user_ids: Iterable[int]) -> dict[int, Plan]:
+    """Each user's plan (users who never set one get the defaults)."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    rows = connection.execute(
+        select(
+            NotificationSettings.user_id,
+            NotificationSettings.modes,
+            NotificationSettings.quiet_start,
+            NotificationSettings.quiet_end,
+        ).where(NotificationSettings.user_id.in_(ids))
+    ).all()
+    found = {
+        row.user_id: Plan(dict(row.modes or {}), (row.quiet_start, row.quiet_end)) for row in rows
+    }
+    return {user_id: found.get(user_id, Plan()) for user_id in ids}
+
+
+async def _settings(session: AsyncSession, user_id: int) -> NotificationSettings | None:
+    return await session.get(NotificationSettings, user_id)
+
+
+async def preferences(session: AsyncSession, user_id: int) -> Preferences:
+    """The user's preferences, every type named."""
+    row = await _settings(session, user_id)
+    modes = dict(row.modes) if row else {}
+    start, end = (row.quiet_start, row.quiet_end) if row else DEFAULT_QUIET
+    return Preferences(
+        modes={kind: modes.get(kind, "immediate") for kind in TYPES},
+        quiet_hours=QuietHours(start=start, end=end),
+    )
+
+
+async def set_preferences(session: AsyncSession, user_id: int, data: PreferencesUpdate) -> None:
+    """Change the types and quiet hours named in ``data``."""
+    row = await _settings(session, user_id)
+    if row is None:
+        row = NotificationSettings(user_id=user_id, modes={}, read_up_to=0)
+        row.quiet_start, row.quiet_end = DEFAULT_QUIET
+        session.add(row)
+    if data.modes is not None:
+        modes: dict[str, str] = {**(row.modes or {}), **dict(data.modes.items())}
+        row.modes = {kind: mode for kind, mode in modes.items() if mode != "immediate"}
+    if data.quiet_hours is not None:
+        row.quiet_start, row.quiet_end = data.quiet_hours.start, data.quiet_hours.end
+    row.updated_at = utcnow()
+    await session.flush()
+
+
+def _shown(user_id: int, now: dt.datetime):  # type: ignore[no-untyped-def]
+    return (Notification.user_id == user_id, Notification.visible_at <= now)
+
+
+async def unread_count(session: AsyncSession, user_id: int) -> int:
+    """How many of the user's notifications shown so far are not read yet."""
+    row = await _settings(session, user_id)
+    read_up_to = row.read_up_to if row else 0
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(*_shown(user_id, utcnow()), Notification.id > read_up_to)
+    )
+    return int(count or 0)
+
+
+async def page(
+    session: AsyncSession, user_id: int, *, cursor: str | None, limit: int
+) -> NotificationPage:
+    """A page of the user's notifications, newest first."""
+    row = await _settings(session, user_id)
+    read_up_to = row.read_up_to if row else 0
+    statement = select(Notification).where(*_shown(user_id, utcnow()))
+    items, next_cursor = await page_by_id(
+        session, statement, Notification.id, limit=limit, cursor=cursor
+    )
+    return NotificationPage(
+        items=[
+            NotificationRead(
+                id=item.id,
+                type=item.type,
+                data=item.data,
+                created_at=item.created_at,
+                read=item.id <= read_up_to,
+            )
+            for item in items
+        ],
+        next_cursor=next_cursor,
+        unread=await unread_count(session, user_id),
+    )
+
+
+async def mark_read(session: AsyncSession, user_id: int, up_to_id: int) -> int:
+    """Mark read every notification up to ``up_to_id`` (never moving the mark back); unread."""
+    row = await _settings(session, user_id)
+    if row is None:
+        row = NotificationSettings(user_id=user_id, modes={}, read_up_to=0)
+        row.quiet_start, row.quiet_end = DEFAULT_QUIET
+        session.add(row)
+    row.read_up_to = max(row.read_up_to or 0, up_to_id)
+    row.updated_at = utcnow()
+    await session.flush()
+    return await unread_count(session, user_id)
