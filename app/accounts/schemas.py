@@ -149,8 +149,9 @@ class Me(BaseModel):
     )
     created_at: dt.datetime
     unread_notifications: int = Field(default=0, description="Notifications not read yet")
-    notifications: Preferences | None = Field(
-        default=None, description="How each notification type reaches the account"
+    notifications: Preferences = Field(
+        default_factory=Preferences.default,
+        description="How each notification type reaches the account",
     )
 
     @field_validator("honour_roll")

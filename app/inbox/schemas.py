@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.types import Id, Text
-from app.inbox.models import Mode, NotificationType
+from app.inbox.models import TYPES, Mode, NotificationType
 
 TimeOfDay = Annotated[str, Text(5, strip=False, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 """A time of day, HH:MM (24 hours), in China Standard Time."""
@@ -30,6 +30,11 @@ class Preferences(BaseModel):
         description="Every type with its mode (immediate unless the user chose otherwise)"
     )
     quiet_hours: QuietHours
+
+    @classmethod
+    def default(cls) -> Preferences:
+        """What a user who never chose has: every type at once, quiet from 22:00 to 08:00."""
+        return cls(modes=dict.fromkeys(TYPES, "immediate"), quiet_hours=QuietHours())
 
 
 class PreferencesUpdate(BaseModel):
