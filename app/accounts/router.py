@@ -211,7 +211,7 @@ async def update_me(session: SessionDep, user: CurrentUser, body: MeUpdate) -> M
     return await _me(session, user)
 
 
-@me_router.post("/me/password", response_model=TokenPair)
+@me_router.post("/me/password", response_model=TokenPair, responses=problems(403))
 async def change_password(
     session: SessionDep,
     passwords: PasswordsDep,

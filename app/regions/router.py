@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from app.core.db import SessionDep
+from app.core.openapi import problems
 from app.core.types import RegionCode
 from app.regions import service
 from app.regions.schemas import RegionDetail, RegionList, RegionRead
@@ -17,7 +18,7 @@ CODE_DOC = "A division code: 2 (province), 4, 6, 9 or 12 (village) digits"
 CACHE_CONTROL = "public, max-age=3600"
 
 
-@router.get("", response_model=RegionList)
+@router.get("", response_model=RegionList, responses=problems(404))
 async def list_regions(
     session: SessionDep,
     response: Response,

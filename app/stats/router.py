@@ -81,7 +81,7 @@ async def read_calibration(
     return await calibration.report(session, admin, scope=scope, lower=date_from, upper=date_to)
 
 
-@router.get("/donors", response_model=HonourRoll)
+@router.get("/donors", response_model=HonourRoll, responses=problems(404))
 async def read_honour_roll(
     session: SessionDep,
     user: CurrentUser,

@@ -17,7 +17,8 @@ OPERATIONS = ("get", "put", "post", "delete", "patch")
 # The verbs an operationId may start with: what a client does, never how it is routed.
 VERBS = {
     "accept", "add", "cancel", "change", "check", "claim", "confirm", "create", "decline",
-    "delete", "deliver", "disable", "dispute", "edit", "enable", "find", "list", "logout", "post",
+    "delete", "deliver", "disable", "dispute", "edit", "enable", "find", "list", "logout", "mark",
+    "post", "retry",
     "read", "refresh", "register", "release", "remove", "review", "send", "sign", "start",
     "update", "withdraw",
 }  # fmt: skip
@@ -166,7 +167,7 @@ def statuses(app: FastAPI, method: str, path: str) -> set[str]:
     [
         ("get", "/healthz", set()),
         ("get", "/readyz", {"503"}),
-        ("get", "/api/v1/regions", {"422", "503"}),
+        ("get", "/api/v1/regions", {"404", "422", "503"}),
         ("get", "/api/v1/regions/{code}", {"404", "422", "503"}),
         ("get", "/api/v1/me", {"401", "503"}),
         ("patch", "/api/v1/me", {"400", "401", "403", "413", "422", "503"}),

@@ -103,11 +103,14 @@ def reaches_protected_operation(case: Case) -> bool:
 
 
 def unreadable_body(response: schemathesis.Response) -> bool:
-    """A body refused before anyone is asked who sent it: too large, or not parseable.
+    """A request refused before anyone is asked who sent it: a body too large or not parseable,
+    or an Idempotency-Key that is not one.
 
-    The size limit is a middleware, and FastAPI parses the body before it resolves the route's
-    dependencies (the bearer token among them); neither answer reveals anything.
+    The size limit and the idempotency keys are middleware, and FastAPI parses the body before
+    it resolves the route's dependencies (the bearer token among them); no such answer reveals
+    anything.
     """
     if response.status_code in (400, 413):
         return True
-    return response.status_code == 422 and response.json().get("code") == "malformed_json"
+    refused_early = ("malformed_json", "invalid_idempotency_key")
+    return response.status_code == 422 and response.json().get("code") in refused_early
