@@ -35,7 +35,6 @@ from app.matchmaking.router import proposals_router, runs_router
 from app.needs.router import router as needs_router
 from app.notifications.router import inbox_router, webhooks_router
 from app.offers.router import router as offers_router
-from app.pairings.router import router as pairings_router
 from app.photos.router import needs_router as need_photos_router
 from app.photos.router import photos_router, upload_limit
 from app.photos.storage import storage_for
@@ -65,7 +64,6 @@ def api_router() -> APIRouter:
         need_photos_router,
         photos_router,
         offers_router,
-        pairings_router,
         proposals_router,
         runs_router,
         stats_router,

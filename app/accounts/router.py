@@ -126,7 +126,12 @@ async def refresh_tokens(session: SessionDep, tokens: TokensDep, body: Refresh) 
     return await service.rotate_refresh(session, tokens, body.refresh_token)
 
 
-@auth_router.post("/sms/send", status_code=status.HTTP_202_ACCEPTED, responses=RATE_LIMITED)
+@auth_router.post(
+    "/sms/send",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_class=Response,
+    responses={**RATE_LIMITED, 202: {"description": "The code is on its way (no body)"}},
+)
 async def send_sms_code(
     session: SessionDep,
     vault: VaultDep,

@@ -138,7 +138,9 @@ async def read_access_log(
     return Page[AccessLogEntry](items=items, next_cursor=next_cursor)
 
 
-@router.get("/{household_id}", response_model=HouseholdRead)
+# ":int": a path that is not a number (access-log) is not a household, so an unsupported
+# method there is 405, not a 422 about the id.
+@router.get("/{household_id:int}", response_model=HouseholdRead)
 @writes  # every read of personal data appends to the access log
 async def read_household(
     session: SessionDep,
@@ -151,7 +153,7 @@ async def read_household(
     return _tag(response, await service.read_household(session, vault, admin, household_id))
 
 
-@router.patch("/{household_id}", response_model=HouseholdRead, responses=problems(412))
+@router.patch("/{household_id:int}", response_model=HouseholdRead, responses=problems(412))
 async def edit_household(
     session: SessionDep,
     vault: VaultDep,

@@ -1,10 +1,14 @@
-"""Matching runs (admins) and answers to proposals (donors)."""
+"""Matching runs (admins), the pairings list, and answers to proposals (donors).
+
+The pairings list lives here rather than in the pairings package because each pairing carries
+a summary of its need, and pairings sit below needs in the order of packages.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, status
+from fastapi import APIRouter, Path, Query, Request, status
 
 from app.accounts.deps import Admin, AdminScope, CurrentUser
 from app.core.db import SessionDep
@@ -22,9 +26,11 @@ from app.matchmaking.schemas import (
     RunRead,
     RunResult,
 )
-from app.needs.browse import get_view, pairing_read
+from app.needs.browse import get_view, pairing_read, summaries
 from app.needs.router import present
 from app.needs.schemas import ActionResult, OptionalReason
+from app.pairings import service as pairings
+from app.pairings.schemas import PairingPage, PairingRead, PairingStatus
 
 runs_router = APIRouter(prefix="/matching/runs", tags=["matching"])
 proposals_router = APIRouter(prefix="/pairings", tags=["pairings"])
@@ -120,6 +126,27 @@ async def list_run_pairings(
         for p, name in rows
     ]  # fmt: skip
     return RunPairingPage(items=items, next_cursor=next_cursor)
+
+
+@proposals_router.get("", response_model=PairingPage)
+async def list_pairings(
+    session: SessionDep,
+    user: CurrentUser,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+    status: Annotated[list[PairingStatus] | None, Query()] = None,
+) -> PairingPage:
+    """A donor's own pairings, or the pairings in an admin's scope, newest first.
+
+    Each carries a summary of its need (title, category, village, value, urgency, deadline), so
+    that a donor can answer a proposal (``?status=proposed``) without reading each need.
+    """
+    found, next_cursor = await pairings.list_pairings(
+        session, user, statuses=status, limit=limit, cursor=cursor
+    )
+    needs = await summaries(session, [p.need_id for p in found])
+    items = [PairingRead.of(p, needs[p.need_id]) for p in found]
+    return PairingPage(items=items, next_cursor=next_cursor)
 
 
 @proposals_router.post("/{pairing_id}/accept", response_model=ActionResult, responses=ANSWER)
