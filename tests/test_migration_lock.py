@@ -54,7 +54,7 @@ async def test_replicas_migrating_at_once_all_succeed_and_leave_one_head(
     engine = fresh_postgres.engine()
     try:
         async with engine.connect() as connection:
-            versions = (await connection.execute(text("SELECT version_num FROM alembic_version")))
+            versions = await connection.execute(text("SELECT version_num FROM alembic_version"))
             assert versions.scalars().all() == [head]
     finally:
         await engine.dispose()

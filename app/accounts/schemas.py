@@ -13,6 +13,7 @@ from pydantic import (
     StrictBool,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -173,6 +174,12 @@ class MeUpdate(BaseModel):
     notifications: PreferencesUpdate | None = Field(
         default=None, description="Per type immediate, daily digest or off; quiet hours"
     )
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> MeUpdate:
+        if self.honour_roll is None and self.notifications is None:
+            raise ValueError("name a setting to change: honour_roll or notifications")
+        return self
 
 
 class AdminCreate(BaseModel):

@@ -483,7 +483,8 @@ def _routes() -> dict[str, APIRoute]:
                 for route in value.routes:
                     if isinstance(route, APIRoute):
                         methods = route.methods or set()
-                        routes.update({f"{method} {route.path}": route for method in methods})
+                        path = route.path_format
+                        routes.update({f"{method} {path}": route for method in methods})
     return routes
 
 
