@@ -35,7 +35,7 @@ from app.regions import loader
 pytest.register_assert_rewrite("tests.security.body_scan")
 from tests.security import body_scan  # noqa: E402  (after its registration above)
 
-pytest_plugins = ("tests.security.body_scan",)
+pytest_plugins = ("tests.security.body_scan", "tests.races.summary", "tests.fuzz.summary")
 
 POSTGRES_URL = os.environ.get(
     "AIXIN_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -179,10 +179,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 _ENGINE_IN_ID = re.compile(r"\[(?:[^\]]*-)?(" + "|".join(ENGINES) + r")(?:-[^\]]*)?\]$")
 
 
+# The long proofs (live servers, subprocesses, thousands of requests) form a second scope per
+# engine, so that the two workers' loads even out: whichever is free takes the next scope.
+_LONG_PROOFS = ("tests/races/", "tests/fuzz/", "tests/notifications/", "tests/photos/")
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """``-n 2 --dist loadscope`` (make test): one scope per engine, so each engine's tests run
-    in one worker, which builds that engine's database once; tests without one go to either."""
+    """``-n 2 --dist loadscope`` (make test): the tests of an engine run in two scopes (its
+    long proofs apart), each in one worker, which builds that engine's database once; tests
+    without a database go to any worker."""
     if config.getvalue("dist") != "loadscope":
         return None
     from xdist.scheduler import LoadScopeScheduling
@@ -190,7 +196,10 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     class ByEngine(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             found = _ENGINE_IN_ID.search(nodeid)
-            return found.group(1) if found else nodeid
+            if found is None:
+                return nodeid
+            long = nodeid.startswith(_LONG_PROOFS)
+            return found.group(1) + (" (long proofs)" if long else "")
 
     return ByEngine(config, log)
 

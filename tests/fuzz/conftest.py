@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 import requests
@@ -25,7 +23,6 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.settings import Settings
-from tests import workers
 from tests.conftest import empty_tables
 from tests.factories import (
     DONGKOU_VILLAGE,
@@ -87,9 +84,6 @@ WIDER_ADMINS = {
 
 # Access tokens live 15 minutes at most; a long run signs in again well before that.
 TOKEN_REFRESH_SECONDS = 600
-
-# Cases run, per (engine, role), for the closing summary of the run.
-cases_run: Counter[tuple[str, str]] = Counter()
 
 
 @pytest.fixture(scope="package")
@@ -189,22 +183,3 @@ def actor_of(label: str, *, admin: str) -> str:
 
 def engine_of(database_url: str) -> str:
     return "postgresql" if database_url.startswith("postgresql") else "sqlite"
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    workers.hand_over(session.config, "fuzz_cases", [[*key, n] for key, n in cases_run.items()])
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node: Any, error: object) -> None:
-    for engine, role, count in workers.received(node, "fuzz_cases") or ():
-        cases_run[(engine, role)] += count
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not cases_run:
-        return
-    terminalreporter.section("fuzzing from the OpenAPI document: cases run")
-    for (engine, role), count in sorted(cases_run.items()):
-        terminalreporter.write_line(f"{engine:>10} {role:<18} {count}")
-    terminalreporter.write_line(f"{'total':>10} {'':<18} {sum(cases_run.values())}")

@@ -15,7 +15,8 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzz.conftest import FUZZ_EXAMPLES, World, cases_run, engine_of
+from tests.fuzz.conftest import FUZZ_EXAMPLES, World, engine_of
+from tests.fuzz.summary import cases_run
 
 PAGED = (
     ("village", "/api/v1/needs?sort=newest"),

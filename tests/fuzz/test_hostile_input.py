@@ -47,7 +47,8 @@ from tests.factories import (
     sign_in,
     unique,
 )
-from tests.fuzz.conftest import ADMIN_SCOPES, DONGKOU, _build_world, cases_run, engine_of
+from tests.fuzz.conftest import ADMIN_SCOPES, DONGKOU, _build_world, engine_of
+from tests.fuzz.summary import cases_run
 
 Headers = dict[str, str]
 Json = Any

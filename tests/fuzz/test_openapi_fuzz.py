@@ -25,7 +25,8 @@ from schemathesis import Case
 from schemathesis.core.parameters import ParameterLocation
 
 from app.core.migrations import PROJECT_ROOT
-from tests.fuzz.conftest import FUZZ_EXAMPLES, ROLES, World, actor_of, cases_run, engine_of
+from tests.fuzz.conftest import FUZZ_EXAMPLES, ROLES, World, actor_of, engine_of
+from tests.fuzz.summary import cases_run
 
 DOCUMENT = json.loads((PROJECT_ROOT / "openapi" / "openapi.json").read_text(encoding="utf-8"))
 # What counts as refusing invalid data: schemathesis' own list, plus a failed precondition (a

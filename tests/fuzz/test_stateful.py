@@ -26,7 +26,8 @@ import requests
 from schemathesis import Case, Response
 
 from tests.factories import DONGKOU_VILLAGE, id_number, phone_number
-from tests.fuzz.conftest import World, actor_of, cases_run, engine_of
+from tests.fuzz.conftest import World, actor_of, engine_of
+from tests.fuzz.summary import cases_run
 from tests.fuzz.test_openapi_fuzz import load
 
 WALKS = 30

@@ -1,5 +1,7 @@
-"""The races' own hooks: the SQLite half of a PostgreSQL-only test is skipped before any setup,
-and a closing section says how many pairs of transitions were raced and how each ended."""
+"""The races run on PostgreSQL only: their SQLite halves are skipped before any setup.
+
+The closing section that says how many pairs were raced is tests/races/summary.py, a plugin of
+the root conftest (the controller of a parallel run loads no conftest below the root)."""
 
 from __future__ import annotations
 
@@ -8,35 +10,6 @@ from pathlib import Path
 import pytest
 
 SKIP_REASON = "races need concurrent writers: PostgreSQL only"
-_races: dict[str, tuple[str, str]] = {}
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    properties = dict(report.user_properties)
-    if "race" not in properties or report.when != "call":
-        return
-    if report.passed:
-        winners = properties.get("winners")
-        counts = winners.items() if isinstance(winners, dict) else ()
-        detail = ", ".join(f"{n}× {who}" for who, n in counts)
-    else:
-        crash = getattr(report.longrepr, "reprcrash", None)
-        lines = str(crash.message if crash else report.longrepr).splitlines() or [""]
-        detail = next((line.strip() for line in lines[1:] if line.strip()), lines[0][:200])
-    _races[str(properties["race"])] = (report.outcome, detail)
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not _races:
-        return
-    outcomes = [outcome for outcome, _ in _races.values()]
-    terminalreporter.section("transition races")
-    terminalreporter.write_line(
-        f"{len(_races)} pairs raced: {outcomes.count('passed')} passed, "
-        f"{outcomes.count('failed')} failed"
-    )
-    for label, (outcome, detail) in _races.items():
-        terminalreporter.write_line(f"  {outcome:6}  {label:34}  {detail[:150]}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
