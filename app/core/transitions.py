@@ -9,9 +9,9 @@ in Python and writes it back.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -110,3 +110,23 @@ async def compare_and_set(
     for name, value in values.items():
         set_committed_value(row, name, value)
     return before
+
+
+Due = TypeVar("Due")
+
+
+async def move_each(
+    session: AsyncSession, due: Iterable[Due], step: Callable[[Due], Awaitable[object]]
+) -> int:
+    """Take ``step`` on each record found due (a lapse job's batch), each in its own savepoint;
+    how many it moved. A step that loses its compare-and-set (a person or another runner moved
+    the record meanwhile) is undone alone and skipped."""
+    moved = 0
+    for record in due:
+        try:
+            async with session.begin_nested():
+                await step(record)
+        except Conflict:
+            continue
+        moved += 1
+    return moved

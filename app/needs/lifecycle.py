@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
@@ -20,7 +20,7 @@ from app.accounts.policy import require
 from app.core.db import utcnow
 from app.core.errors import Conflict
 from app.core.settings import Settings
-from app.core.transitions import compare_and_set
+from app.core.transitions import compare_and_set, move_each
 from app.events import service as events
 from app.needs.browse import get_visible
 from app.needs.models import Need
@@ -220,17 +220,14 @@ async def lapse_claims(session: AsyncSession, now: dt.datetime, *, batch: int = 
             .limit(batch)
         )
     ).all()
-    lapsed = 0
-    for need, pairing in due:
-        try:
-            async with session.begin_nested():
-                # The compare-and-set on the need decides which runner (or donor) wins.
-                await move(session, need, "lapse", actor_id=None, reason=HOLD_PASSED)
-                await pairings.move(session, pairing, "lapse", actor_id=None, reason=HOLD_PASSED)
-        except Conflict:
-            continue  # delivered, released or lapsed by someone else meanwhile
-        lapsed += 1
-    return lapsed
+
+    async def lapse(row: Row[Need, Pairing]) -> None:
+        # The compare-and-set on the need decides which runner (or donor) wins.
+        need, pairing = row
+        await move(session, need, "lapse", actor_id=None, reason=HOLD_PASSED)
+        await pairings.move(session, pairing, "lapse", actor_id=None, reason=HOLD_PASSED)
+
+    return await move_each(session, due, lapse)
 
 
 async def expire_needs(session: AsyncSession, today: dt.date, *, batch: int = 500) -> int:
@@ -243,18 +240,12 @@ async def expire_needs(session: AsyncSession, today: dt.date, *, batch: int = 50
             .limit(batch)
         )
     ).all()
-    expired = 0
-    for need in due:
-        try:
-            async with session.begin_nested():
-                await move(
-                    session, need, "expire", actor_id=None, reason=DEADLINE_PASSED,
-                    closed_reason=DEADLINE_PASSED,
-                )  # fmt: skip
-                await pairings.supersede_proposals(
-                    session, need.id, actor_id=None, reason=DEADLINE_PASSED
-                )
-        except Conflict:
-            continue
-        expired += 1
-    return expired
+
+    async def expire(need: Need) -> None:
+        await move(
+            session, need, "expire", actor_id=None, reason=DEADLINE_PASSED,
+            closed_reason=DEADLINE_PASSED,
+        )  # fmt: skip
+        await pairings.supersede_proposals(session, need.id, actor_id=None, reason=DEADLINE_PASSED)
+
+    return await move_each(session, due, expire)

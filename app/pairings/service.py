@@ -20,7 +20,7 @@ from app.accounts.policy import admin_scope, require
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound
 from app.core.pagination import page_by_id
-from app.core.transitions import compare_and_set
+from app.core.transitions import compare_and_set, move_each
 from app.events import service as events
 from app.pairings.models import Pairing
 from app.pairings.states import ENDED, HOLDING, TABLE
@@ -229,15 +229,11 @@ async def lapse_proposals(session: AsyncSession, now: dt.datetime, *, batch: int
             .limit(batch)
         )
     ).all()
-    lapsed = 0
-    for proposal in due:
-        try:
-            async with session.begin_nested():
-                await move(session, proposal, "lapse", actor_id=None, reason=PROPOSAL_LAPSED)
-        except Conflict:
-            continue  # answered, superseded or lapsed by another runner meanwhile
-        lapsed += 1
-    return lapsed
+    return await move_each(
+        session,
+        due,
+        lambda proposal: move(session, proposal, "lapse", actor_id=None, reason=PROPOSAL_LAPSED),
+    )
 
 
 async def list_pairings(

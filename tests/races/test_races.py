@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any, TypeVar
 
 import httpx
@@ -19,7 +19,6 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from app.core.idempotency_models import IdempotencyKey
-from app.core.settings import Settings
 from app.events.models import Event
 from app.needs.models import Need
 from app.offers.models import Offer
@@ -33,46 +32,17 @@ from tests.factories import (
     sign_in,
     unique,
 )
-from tests.live import live_server
 from tests.matchmaking.test_runs import VILLAGE_A, VILLAGE_B, need_in, offer
 from tests.needs.test_concurrent_claims import assert_claimed_once_each
 
 pytestmark = pytest.mark.postgresql_only
 
-WORKERS = 3
 NEEDS, DONORS, CLAIMS_PER_DONOR = 50, 200, 5
-# Three processes, each with its own pool: 3 x 12 connections stay well inside PostgreSQL's 100.
-# A thousand requests queue for those 36 connections; on a busy 2-core machine the last wait
-# longer than the production 5 s (which would answer 503), and the races are about who wins,
-# not about that wait.
-SERVER_ENV = {
-    "AIXIN_DB_POOL_SIZE": "10",
-    "AIXIN_DB_MAX_OVERFLOW": "2",
-    "AIXIN_DB_POOL_TIMEOUT_SECONDS": "60",
-}
 # Setting up goes through the API too, a few requests at a time.
 SETUP_CONCURRENCY = 16
 T = TypeVar("T")
 # What a loser of a race is told: the state no longer allows the step, or it moved meanwhile.
 CONFLICT_CODES = {"invalid_transition", "need_changed", "pairing_changed", "concurrent_update"}
-
-
-@pytest.fixture(scope="module")
-def base_url(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterable[str]:
-    """One multi-worker uvicorn on this run's PostgreSQL database, for the whole module."""
-    if settings.is_sqlite:
-        pytest.skip("races need concurrent writers: PostgreSQL only")
-    log = tmp_path_factory.mktemp("races") / "server.log"
-    with live_server(settings, log, workers=WORKERS, env=SERVER_ENV) as url:
-        yield url
-
-
-@pytest.fixture
-async def http(base_url: str, client: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the live server; ``client`` empties the tables afterwards."""
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as live:
-        yield live
 
 
 async def bounded(calls: Iterable[Awaitable[T]], limit: int = SETUP_CONCURRENCY) -> list[T]:

@@ -17,7 +17,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
@@ -28,7 +28,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Database
 from app.core.errors import PROBLEM_MEDIA_TYPE
-from app.core.settings import Settings
 from app.events.models import Event
 from app.jobs import run_expiry
 from app.needs.models import Need
@@ -36,7 +35,6 @@ from app.offers.models import Offer
 from app.pairings.models import Pairing
 from app.pairings.states import ENDED
 from tests.factories import admin_headers, make_household, post_need, register_donor, sign_in
-from tests.live import live_server
 from tests.matchmaking.test_runs import offer
 from tests.races import situations
 from tests.races.situations import NEED, PAIRING, Action, Race, World
@@ -45,12 +43,6 @@ from tests.races.test_races import bounded, signed_in_donor
 pytestmark = pytest.mark.postgresql_only
 
 Headers = dict[str, str]
-WORKERS = 3
-SERVER_ENV = {
-    "AIXIN_DB_POOL_SIZE": "10",
-    "AIXIN_DB_MAX_OVERFLOW": "2",
-    "AIXIN_DB_POOL_TIMEOUT_SECONDS": "60",
-}
 # Each race runs on this many needs at once, each side of it sent this many times to each
 # (by different admins, different donors, the holder twice, or the job run twice).
 NEEDS_PER_RACE = 2
@@ -73,24 +65,6 @@ BODIES: dict[str, dict[str, str]] = {
 SUCCESS_CODES = range(200, 300)
 # The states of a proposal that was accepted: each used one unit of its offer's capacity.
 ACCEPTED = ("active", "delivered", "confirmed", "released", "expired", "cancelled")
-
-
-@pytest.fixture(scope="module")
-def base_url(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterable[str]:
-    """One multi-worker uvicorn on this run's PostgreSQL database, for the whole module."""
-    if settings.is_sqlite:
-        pytest.skip("races need concurrent writers: PostgreSQL only")
-    log = tmp_path_factory.mktemp("transition-races") / "server.log"
-    with live_server(settings, log, workers=WORKERS, env=SERVER_ENV) as url:
-        yield url
-
-
-@pytest.fixture
-async def http(base_url: str, client: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the live server; ``client`` empties the tables afterwards."""
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as live:
-        yield live
 
 
 # -- setting a situation up -------------------------------------------------------------------
