@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, BigIntPK, UTCDateTime, utcnow
 from app.core.vocabulary import CATEGORIES, sql_in
-from app.needs.states import OPEN
+from app.needs.states import OPEN, ORIGINS
 
 
 class Need(Base):
@@ -28,7 +28,7 @@ class Need(Base):
         CheckConstraint(f"category IN {sql_in(CATEGORIES)}", name="category"),
         CheckConstraint("urgency BETWEEN 1 AND 3", name="urgency"),
         CheckConstraint("value_fen >= 0", name="value_fen"),
-        CheckConstraint("origin IN ('admin', 'household')", name="origin"),
+        CheckConstraint(f"origin IN {sql_in(ORIGINS)}", name="origin"),
         # One open need of a category per household, held by the database itself.
         Index(
             "uq_needs_household_open_category",

@@ -38,7 +38,7 @@ class NeedCreate(BaseModel):
     value_fen: ValueFen
     urgency: Urgency = 2
     deadline: Date = Field(description="The date by which the need must be met")
-    origin: Literal["admin", "household"] = Field(
+    origin: states.Origin = Field(
         default="admin",
         description="admin: posted by the village admin, published at once; household: the "
         "household's own request relayed by the admin, published after review",

@@ -21,6 +21,9 @@ State = Literal[
 ]
 STATES: tuple[str, ...] = get_args(State)
 
+# Who asked: the village admin (published at once) or the household itself (reviewed first).
+Origin = Literal["admin", "household"]
+ORIGINS: tuple[str, ...] = get_args(Origin)
 # The needs still in play: one of each category per household at a time.
 OPEN = ("pending_review", "published", "claimed", "delivered")
 

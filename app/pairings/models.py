@@ -19,13 +19,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, BigIntPK, UTCDateTime, utcnow
 from app.core.vocabulary import sql_in
-from app.pairings.states import HOLDING, STATES
+from app.pairings.states import HOLDING, SOURCES, STATES
 
 
 class Pairing(Base):
     __tablename__ = "pairings"
     __table_args__ = (
-        CheckConstraint("source IN ('claim', 'match')", name="source"),
+        CheckConstraint(f"source IN {sql_in(SOURCES)}", name="source"),
         CheckConstraint(f"status IN {sql_in(STATES)}", name="status"),
         CheckConstraint("predicted_success >= 0 AND predicted_success <= 1", name="predicted"),
         # At most one pairing holds a need at a time, whatever the concurrency.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,7 +32,7 @@ class PairingRead(BaseModel):
     need_id: int
     donor_id: int
     offer_id: int | None
-    source: Literal["claim", "match"]
+    source: states.Source
     status: PairingStatus
     predicted_success: float
     village_code: str

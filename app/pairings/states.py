@@ -26,6 +26,9 @@ State = Literal[
 ]
 STATES: tuple[str, ...] = get_args(State)
 
+# How a pairing came about: a donor's direct claim, or a matching run's proposal.
+Source = Literal["claim", "match"]
+SOURCES: tuple[str, ...] = get_args(Source)
 # The states in which the pairing's donor holds the need.
 HOLDING = ("active", "delivered")
 # The states a pairing starts in: a run proposes it, a direct claim makes it active.

@@ -38,6 +38,7 @@ from app.core.vocabulary import CATEGORIES, DONOR_KINDS
 from app.needs.models import Need
 from app.pairings.models import Pairing
 from app.pairings.states import ENDED
+from app.pairings.states import SOURCES as PAIRING_SOURCES
 from app.regions import service as regions_service
 from app.regions.models import LEVEL_LENGTHS, Region
 from app.stats import periods, sql
@@ -45,7 +46,7 @@ from app.stats.common import count_if, ratio, region_in_scope, total
 from app.stats.periods import Period
 from app.stats.schemas import Figures, GroupBy, PeriodFigures, SuccessGroup, SuccessReport
 
-SOURCES = ("claim", "match", "none")
+SOURCES = (*PAIRING_SOURCES, "none")
 MAX_YEARS = 5
 MAX_CELLS = 20_000  # groups × periods in one answer
 
