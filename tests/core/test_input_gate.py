@@ -53,6 +53,18 @@ def household_body(**overrides: object) -> dict[str, object]:
     }
 
 
+def need_body(household_id: object, **overrides: object) -> dict[str, object]:
+    return {
+        "household_id": household_id,
+        "category": "goods",
+        "title": "棉被",
+        "description": "两床",
+        "value_fen": 100,
+        "deadline": "2030-01-01",
+        **overrides,
+    }
+
+
 # -- ID numbers: ASCII digits only, one canonical form -----------------------------------------
 
 
@@ -95,15 +107,7 @@ async def test_a_need_text_with_a_control_or_a_lone_surrogate_is_422(
     client: AsyncClient, village: Headers, field: str, bad: str
 ) -> None:
     household = await make_household(client, village)
-    body = {
-        "household_id": household["id"],
-        "category": "goods",
-        "title": "棉被",
-        "description": "两床",
-        "value_fen": 100,
-        "deadline": "2030-01-01",
-        field: f"棉{bad}被",
-    }
+    body = need_body(household["id"], **{field: f"棉{bad}被"})
     response = await post_raw(client, "/api/v1/needs", json.dumps(body), village)
     assert_problem(response, 422, "validation_failed")
 
@@ -258,14 +262,7 @@ async def test_a_value_fen_that_is_not_an_integer_is_422(
     client: AsyncClient, village: Headers, value: object
 ) -> None:
     household = await make_household(client, village)
-    body = {
-        "household_id": household["id"],
-        "category": "goods",
-        "title": "棉被",
-        "description": "两床",
-        "value_fen": value,
-        "deadline": "2030-01-01",
-    }
+    body = need_body(household["id"], value_fen=value)
     response = await client.post("/api/v1/needs", json=body, headers=village)
     assert_problem(response, 422, "validation_failed")
 
@@ -319,14 +316,7 @@ async def test_a_need_deadline_out_of_bounds_is_422(
     client: AsyncClient, village: Headers, deadline: str
 ) -> None:
     household = await make_household(client, village)
-    body = {
-        "household_id": household["id"],
-        "category": "goods",
-        "title": "棉被",
-        "description": "两床",
-        "value_fen": 100,
-        "deadline": deadline,
-    }
+    body = need_body(household["id"], deadline=deadline)
     response = await client.post("/api/v1/needs", json=body, headers=village)
     assert_problem(response, 422, "validation_failed")
 
