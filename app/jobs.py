@@ -20,14 +20,13 @@ from dataclasses import dataclass
 
 import structlog
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
 from app.core.db import Database, utcnow
 from app.core.idempotency import purge_expired
 from app.core.settings import Settings
+from app.core.upsert import insert_or_nothing
 from app.events import service as events
 from app.inbox.service import CST
 from app.matchmaking import learning
@@ -141,12 +140,9 @@ def daily_at(hour: int) -> Callable[[dt.datetime], str | None]:
 async def claim_period(database: Database, job: str, period: str, now: dt.datetime) -> int | None:
     """Write the (job, period) row; its id if this worker wrote it, None if another did."""
     async with database.write_sessionmaker.begin() as session:
-        postgres = database.engine.dialect.name == "postgresql"
-        dialect_insert = pg_insert if postgres else sqlite_insert
         return await session.scalar(
-            dialect_insert(JobRun)
+            insert_or_nothing(database.engine.dialect.name, JobRun, ["job", "period"])
             .values(job=job, period=period, started_at=now)
-            .on_conflict_do_nothing(index_elements=["job", "period"])
             .returning(JobRun.id)
         )
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import utcnow
 from app.core.pagination import page_by_id
+from app.core.upsert import insert_or_nothing
 from app.inbox.models import REMINDERS, TYPES, Notification, NotificationSettings
 from app.inbox.schemas import (
     NotificationPage,
@@ -102,13 +103,32 @@ async def preferences(session: AsyncSession, user_id: int) -> Preferences:
     )
 
 
+async def _settings_to_change(session: AsyncSession, user_id: int) -> NotificationSettings:
+    """The user's settings row, written first if missing and locked until the request ends.
+
+    The insert writes nothing where the row exists, so two first writes at once both go on to
+    change the one row, one after the other, instead of colliding on its key.
+    """
+    start, end = DEFAULT_QUIET
+    await session.execute(
+        insert_or_nothing(session.get_bind().dialect.name, NotificationSettings, ["user_id"])
+        .values(
+            user_id=user_id, modes={}, quiet_start=start, quiet_end=end, read_up_to=0,
+            updated_at=utcnow(),
+        )
+    )  # fmt: skip
+    statement = (
+        select(NotificationSettings)
+        .where(NotificationSettings.user_id == user_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.scalars(statement)).one()
+
+
 async def set_preferences(session: AsyncSession, user_id: int, data: PreferencesUpdate) -> None:
     """Change the types and quiet hours named in ``data``."""
-    row = await _settings(session, user_id)
-    if row is None:
-        row = NotificationSettings(user_id=user_id, modes={}, read_up_to=0)
-        row.quiet_start, row.quiet_end = DEFAULT_QUIET
-        session.add(row)
+    row = await _settings_to_change(session, user_id)
     if data.modes is not None:
         modes: dict[str, str] = {**(row.modes or {}), **dict(data.modes.items())}
         row.modes = {kind: mode for kind, mode in modes.items() if mode != "immediate"}
@@ -162,11 +182,7 @@ async def page(
 
 async def mark_read(session: AsyncSession, user_id: int, up_to_id: int) -> int:
     """Mark read every notification up to ``up_to_id`` (never moving the mark back); unread."""
-    row = await _settings(session, user_id)
-    if row is None:
-        row = NotificationSettings(user_id=user_id, modes={}, read_up_to=0)
-        row.quiet_start, row.quiet_end = DEFAULT_QUIET
-        session.add(row)
+    row = await _settings_to_change(session, user_id)
     row.read_up_to = max(row.read_up_to or 0, up_to_id)
     row.updated_at = utcnow()
     await session.flush()

@@ -15,6 +15,7 @@ disables the endpoint and ends the delivery at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import random
@@ -116,19 +117,40 @@ async def take(
 
 
 async def send(client: httpx.AsyncClient, job: Job, settings: Settings) -> Outcome:
-    """One attempt: the SSRF rule again (the name may resolve elsewhere now), then the POST."""
+    """One attempt: the SSRF rule again (the name may resolve elsewhere now), then the POST to
+    an address the rule passed, each in turn until one takes the connection."""
     started = time.perf_counter()
     try:
-        await ssrf.check(job.url, settings)
+        addresses = await ssrf.check(job.url, settings)
         # The header's timestamp is the wall clock's: receivers compare it with their own.
         headers = signing.headers(job.secret, job.msg_id, int(time.time()), job.body)
-        response = await client.post(job.url, content=job.body, headers=headers)
+        response = await _post(client, [ssrf.pinned(job.url, a) for a in addresses], headers, job)
         outcome = Outcome(response.status_code, None, 0)
     except ssrf.Refused as exc:
         outcome = Outcome(None, f"refused: {exc}", 0)
     except httpx.HTTPError as exc:
         outcome = Outcome(None, f"{type(exc).__name__}: {exc}"[:500], 0)
     return Outcome(outcome.status_code, outcome.error, int((time.perf_counter() - started) * 1000))
+
+
+async def _post(
+    client: httpx.AsyncClient, targets: list[ssrf.Pinned], headers: dict[str, str], job: Job
+) -> httpx.Response:
+    for target in targets[:-1]:
+        with contextlib.suppress(httpx.ConnectError):
+            return await _post_to(client, target, headers, job)
+    return await _post_to(client, targets[-1], headers, job)
+
+
+async def _post_to(
+    client: httpx.AsyncClient, target: ssrf.Pinned, headers: dict[str, str], job: Job
+) -> httpx.Response:
+    return await client.post(
+        target.url,
+        content=job.body,
+        headers={**headers, "host": target.host},
+        extensions={"sni_hostname": target.sni_hostname},
+    )
 
 
 async def record(

@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sqlalchemy import insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from app.accounts.models import User
 from app.core.db import utcnow
+from app.core.upsert import insert_or_nothing
 from app.inbox import service as inbox
 from app.inbox.models import Notification
 from app.needs.models import Need
@@ -179,11 +178,9 @@ def emit(
         if message.key is None:
             plain.append(row)
             continue
-        dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
         new_id = connection.execute(
-            dialect_insert(Notification)
+            insert_or_nothing(connection.dialect.name, Notification, ["key"])
             .values(**row)
-            .on_conflict_do_nothing(index_elements=["key"])
             .returning(Notification.id)
         ).scalar_one_or_none()
         if new_id is not None:

@@ -6,8 +6,9 @@
   shared, reserved, multicast and unspecified ranges never, unless
   ``AIXIN_WEBHOOK_ALLOW_PRIVATE_NETWORKS`` is true.
 
-The rule runs when an endpoint is registered and again before every attempt, so a name that
-later resolves elsewhere is refused then.
+The rule runs when an endpoint is registered and again before every attempt, and the attempt
+connects to the address the rule passed (:func:`pinned`), not to the name again: a name that
+resolves elsewhere between the check and the connection (DNS rebinding) cannot move the request.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from app.core.settings import Settings
@@ -81,8 +83,8 @@ async def resolve(host: str, port: int) -> list[Address]:
     return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 
 
-async def check(url: str, settings: Settings) -> None:
-    """Refuse ``url`` unless the rule allows it (raises :class:`Refused`)."""
+async def check(url: str, settings: Settings) -> list[Address]:
+    """The addresses of ``url``'s host, if the rule allows them all (else raises :class:`Refused`)."""
     host, port = check_form(url, settings)
     addresses = await resolve(host, port)
     if not addresses:
@@ -91,3 +93,23 @@ async def check(url: str, settings: Settings) -> None:
         check_address(address, settings)
     if urlsplit(url).scheme == "http" and any(_kind(a) != "loopback" for a in addresses):
         raise Refused("http is allowed to a loopback address only; use https")
+    return addresses
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """A request to ``url`` sent to one checked address, under the URL's own name."""
+
+    url: str  # the URL with the address in place of the name
+    host: str  # the Host header: the name (and port) as the URL gave it
+    sni_hostname: str  # the name TLS presents and verifies the certificate against
+
+
+def pinned(url: str, address: Address) -> Pinned:
+    """``url`` aimed at ``address``: the connection goes there, the name stays in Host and TLS."""
+    parts = urlsplit(url)
+    hostname = parts.hostname or ""
+    literal = f"[{address}]" if address.version == 6 else str(address)
+    netloc = literal if parts.port is None else f"{literal}:{parts.port}"
+    return Pinned(parts._replace(netloc=netloc).geturl(), parts.netloc, hostname)
+

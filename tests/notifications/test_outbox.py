@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import FastAPI
@@ -119,6 +120,27 @@ async def test_an_admin_may_set_preferences_but_not_the_roll_of_honour(
     response = await client.patch("/api/v1/me", json=quiet, headers=who.village)
     assert response.status_code == 200
     assert response.json()["notifications"]["quiet_hours"] == {"start": "21:30", "end": "07:00"}
+
+
+async def test_first_writes_of_the_settings_at_once_all_land(
+    app: FastAPI, client: AsyncClient
+) -> None:
+    """A user's first preferences and first read mark, sent together, make one row, not a 500."""
+    who = await people(app, client)
+    changes = [
+        {"notifications": {"modes": {"need.claimed": "off"}}},
+        {"notifications": {"modes": {"need.delivered": "digest"}}},
+        {"notifications": {"quiet_hours": {"start": "21:30", "end": "07:00"}}},
+    ]
+    responses = await asyncio.gather(
+        *(client.patch("/api/v1/me", json=change, headers=who.donor) for change in changes),
+        client.post("/api/v1/me/notifications/read", json={"up_to_id": 1}, headers=who.donor),
+    )
+    assert [r.status_code for r in responses] == [200, 200, 200, 200], [r.text for r in responses]
+    settled = (await client.get("/api/v1/me", headers=who.donor)).json()["notifications"]
+    assert settled["modes"]["need.claimed"] == "off"
+    assert settled["modes"]["need.delivered"] == "digest"
+    assert settled["quiet_hours"] == {"start": "21:30", "end": "07:00"}
 
 
 async def test_a_rolled_back_request_emits_nothing(

@@ -163,6 +163,32 @@ async def test_a_name_resolving_to_a_private_address_is_refused(settings: Settin
         await ssrf.check("https://localhost/hook", production)
 
 
+def test_an_attempt_is_pinned_to_the_checked_address_under_its_own_name() -> None:
+    v4 = ssrf.pinned("https://hooks.example.cn:8443/in?x=1", ipaddress.ip_address("203.0.113.7"))
+    assert v4 == ssrf.Pinned(
+        "https://203.0.113.7:8443/in?x=1", "hooks.example.cn:8443", "hooks.example.cn"
+    )
+    v6 = ssrf.pinned("https://hooks.example.cn/in", ipaddress.ip_address("2001:db8::7"))
+    assert (v6.url, v6.host) == ("https://[2001:db8::7]/in", "hooks.example.cn")
+
+
+async def test_a_delivery_to_a_name_goes_to_its_checked_address_with_the_name_as_host(
+    app: FastAPI, client: AsyncClient, settings: Settings
+) -> None:
+    with receiving(Receiver()) as receiver:
+        by_name = receiver.url.replace("127.0.0.1", "localhost")
+        hook = await webhook(app, client, by_name, ["need.claimed"])
+        receiver.secret = hook["secret"]
+        who = await people(app, client)
+        await client.post(f"/api/v1/needs/{await a_need(client, who)}/claim", headers=who.donor)
+        assert await deliver_due(app.state.database, settings) == 1
+        [arrival] = receiver.arrivals
+        assert arrival["headers"]["host"] == by_name.split("/")[2]
+        assert not receiver.unverified
+        [delivery] = await _deliveries(client, hook)
+        assert delivery["status"] == "delivered"
+
+
 async def test_only_a_platform_admin_manages_webhooks(app: FastAPI, client: AsyncClient) -> None:
     who = await people(app, client)
     body = {"url": "http://127.0.0.1:9/hook", "events": ["need.claimed"]}
