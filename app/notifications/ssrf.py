@@ -84,7 +84,7 @@ async def resolve(host: str, port: int) -> list[Address]:
 
 
 async def check(url: str, settings: Settings) -> list[Address]:
-    """The addresses of ``url``'s host, if the rule allows them all (else raises :class:`Refused`)."""
+    """The addresses of ``url``'s host, if the rule allows them all (else :class:`Refused`)."""
     host, port = check_form(url, settings)
     addresses = await resolve(host, port)
     if not addresses:
