@@ -1,0 +1,338 @@
+"""Helpers and liaisons of households, and their help acts, within an admin's scope.
+
+A person's name and phone are stored only encrypted (the phone also as a keyed hash, to find a
+person by number); :func:`_disclose` is the one place that decrypts them, and it writes the
+household's access-log row in the request's transaction, as a household's own disclosure does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts.models import User
+from app.accounts.policy import admin_scope
+from app.core.crypto import Vault
+from app.core.db import utcnow
+from app.core.errors import Forbidden, NotFound, Unprocessable
+from app.core.idcard import mask_name
+from app.core.logging import current_request_id
+from app.core.pagination import page_by_id
+from app.core.scope import Scope
+from app.helpers.models import HelpAct, Helper, HelperAssignment
+from app.helpers.schemas import (
+    AssignmentRead,
+    HelpActCreate,
+    HelpActRead,
+    HelperAssign,
+    HelperListItem,
+    HelperRead,
+    HelperSummary,
+    HouseholdHelpers,
+)
+from app.households import service as households_service
+from app.households.models import Household, HouseholdAccess
+from app.regions.models import Region
+
+# The access-log action of a disclosure of a household's helpers.
+DISCLOSED = "helpers"
+CST = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
+def today() -> dt.date:
+    """Today's date in China: help acts are dated by the day they happened there."""
+    return dt.datetime.now(CST).date()
+
+
+def mask_phone(phone: str) -> str:
+    """13912345678 → 139****5678: the first three and the last four characters."""
+    return phone[:3] + "*" * max(len(phone) - 7, 1) + phone[-4:]
+
+
+def _helper_not_found(helper_id: int) -> NotFound:
+    return NotFound(f"No helper {helper_id} in your scope", code="helper_not_found")
+
+
+def _mismatch(region: str, village: str) -> Unprocessable:
+    return Unprocessable(
+        f"A helper serving {region} cannot help a household of village {village}",
+        code="helper_region_mismatch",
+    )
+
+
+# -- disclosing -------------------------------------------------------------------------------
+
+
+async def _assignments(
+    session: AsyncSession, household_id: int
+) -> Sequence[tuple[HelperAssignment, Helper]]:
+    rows = await session.execute(
+        select(HelperAssignment, Helper)
+        .join(Helper, Helper.id == HelperAssignment.helper_id)
+        .where(HelperAssignment.household_id == household_id)
+    )
+    return [(assignment, helper) for assignment, helper in rows.all()]
+
+
+async def _disclose(
+    session: AsyncSession, vault: Vault, admin: User, household: Household
+) -> HouseholdHelpers:
+    """The household's helper and liaison with names and phones; the access is logged."""
+    session.add(
+        HouseholdAccess(
+            household_id=household.id,
+            actor_id=admin.id,
+            action=DISCLOSED,
+            request_id=current_request_id(),
+            at=utcnow(),
+        )
+    )
+    await session.flush()
+    found: dict[str, AssignmentRead] = {}
+    for assignment, helper in await _assignments(session, household.id):
+        person = HelperRead(
+            **HelperSummary.model_validate(helper).model_dump(),
+            name=vault.decrypt(helper.name_encrypted),
+            phone=vault.decrypt(helper.phone_encrypted),
+        )
+        found[assignment.role] = AssignmentRead(
+            role=assignment.role,  # type: ignore[arg-type]
+            helper=person,
+            assigned_by_id=assignment.assigned_by_id,
+            assigned_at=assignment.assigned_at,
+        )
+    return HouseholdHelpers(
+        household_id=household.id,
+        key_household=household.key_household,
+        helper=found.get("helper"),
+        liaison=found.get("liaison"),
+    )
+
+
+async def household_helpers(
+    session: AsyncSession, vault: Vault, admin: User, household_id: int
+) -> HouseholdHelpers:
+    """The helper and liaison of a household of the admin's scope (a logged disclosure)."""
+    household = await households_service.get_in_scope(session, admin_scope(admin), household_id)
+    return await _disclose(session, vault, admin, household)
+
+
+# -- assigning --------------------------------------------------------------------------------
+
+
+async def _registered(
+    session: AsyncSession, scope: Scope, helper_id: int, household: Household
+) -> Helper:
+    helper = await session.scalar(
+        select(Helper).where(Helper.id == helper_id, scope.where(Helper.region_code))
+    )
+    if helper is None:
+        raise _helper_not_found(helper_id)
+    if not household.village_code.startswith(helper.region_code):
+        raise _mismatch(helper.region_code, household.village_code)
+    return helper
+
+
+async def _new_person(
+    session: AsyncSession, vault: Vault, admin: User, data: HelperAssign, household: Household
+) -> Helper:
+    assert data.name is not None and data.phone is not None
+    region = data.region_code or household.village_code
+    if not household.village_code.startswith(region) or len(region) < 6:
+        raise _mismatch(region, household.village_code)
+    if await session.get(Region, region) is None:
+        raise Unprocessable(f"No region has the code {region}", code="unknown_region")
+    if not admin_scope(admin).covers(region):
+        raise Forbidden(
+            f"The region {region} lies outside your scope {admin.scope_code}", code="out_of_scope"
+        )
+    if data.donor_id is not None:
+        donor = await session.get(User, data.donor_id)
+        if donor is None or donor.role != "donor":
+            raise Unprocessable(f"No donor account {data.donor_id}", code="not_a_donor")
+    helper = Helper(
+        region_code=region,
+        county_code=household.county_code,
+        name_encrypted=vault.encrypt(data.name),
+        name_masked=mask_name(data.name),
+        phone_encrypted=vault.encrypt(data.phone),
+        phone_masked=mask_phone(data.phone),
+        phone_index=vault.blind_index(data.phone),
+        donor_id=data.donor_id,
+        created_by_id=admin.id,
+        created_at=utcnow(),
+    )
+    session.add(helper)
+    await session.flush()
+    return helper
+
+
+async def _set_assignment(
+    session: AsyncSession, admin: User, household: Household, role: str, helper: Helper
+) -> None:
+    """The household's ``role`` is ``helper`` now: the row replaced, or written if none was."""
+    values = {"helper_id": helper.id, "assigned_by_id": admin.id, "assigned_at": utcnow()}
+    replace = (
+        update(HelperAssignment)
+        .where(HelperAssignment.household_id == household.id, HelperAssignment.role == role)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if (await session.execute(replace)).rowcount:  # type: ignore[attr-defined]
+        return
+    try:
+        async with session.begin_nested():
+            session.add(
+                HelperAssignment(
+                    household_id=household.id,
+                    role=role,
+                    village_code=household.village_code,
+                    county_code=household.county_code,
+                    **values,
+                )
+            )
+    except IntegrityError:  # a concurrent first assignment of the role won: replace it
+        await session.execute(replace)
+
+
+async def assign(
+    session: AsyncSession, vault: Vault, admin: User, household_id: int, data: HelperAssign
+) -> HouseholdHelpers:
+    """Give a household of the admin's scope its helper or liaison (replacing the previous)."""
+    scope = admin_scope(admin)
+    household = await households_service.get_in_scope(session, scope, household_id)
+    if data.helper_id is not None:
+        helper = await _registered(session, scope, data.helper_id, household)
+    else:
+        helper = await _new_person(session, vault, admin, data, household)
+    await _set_assignment(session, admin, household, data.role, helper)
+    return await _disclose(session, vault, admin, household)
+
+
+# -- listing ----------------------------------------------------------------------------------
+
+
+async def list_helpers(
+    session: AsyncSession,
+    admin: User,
+    *,
+    region: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[HelperListItem], str | None]:
+    """The helpers and liaisons of the admin's scope by id, masked, with their households."""
+    conditions = [admin_scope(admin).where(Helper.region_code)]
+    if region is not None:
+        conditions.append(Scope(region).where(Helper.region_code))
+    rows, next_cursor = await page_by_id(
+        session, select(Helper).where(*conditions), Helper.id, limit=limit, cursor=cursor,
+        newest_first=False,
+    )  # fmt: skip
+    served = await session.execute(
+        select(HelperAssignment.helper_id, func.count())
+        .where(HelperAssignment.helper_id.in_([row.id for row in rows]))
+        .group_by(HelperAssignment.helper_id)
+    )
+    counts = {helper_id: int(households) for helper_id, households in served.all()}
+    items = [
+        HelperListItem(
+            **HelperSummary.model_validate(row).model_dump(), households=counts.get(row.id, 0)
+        )
+        for row in rows
+    ]
+    return items, next_cursor
+
+
+# -- help acts --------------------------------------------------------------------------------
+
+
+async def _household_of_helper(session: AsyncSession, donor: User, household_id: int) -> tuple[
+    Household, int
+]:
+    """The household a donor's helper record serves, and that record's id; else 404."""
+    row = (
+        await session.execute(
+            select(Household, Helper.id)
+            .join(HelperAssignment, HelperAssignment.household_id == Household.id)
+            .join(Helper, Helper.id == HelperAssignment.helper_id)
+            .where(Household.id == household_id, Helper.donor_id == donor.id)
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(
+            f"No household {household_id} that you help", code="household_not_found"
+        )
+    return row[0], row[1]
+
+
+async def _assigned_helper(session: AsyncSession, household: Household, helper_id: int) -> int:
+    assigned = await session.scalar(
+        select(HelperAssignment.helper_id).where(
+            HelperAssignment.household_id == household.id,
+            HelperAssignment.helper_id == helper_id,
+        )
+    )
+    if assigned is None:
+        raise Unprocessable(
+            f"Helper {helper_id} is neither the helper nor the liaison of household "
+            f"{household.id}",
+            code="helper_not_assigned",
+        )
+    return helper_id
+
+
+async def record_act(
+    session: AsyncSession, user: User, household_id: int, data: HelpActCreate
+) -> HelpActRead:
+    """A help act to a household: by an admin in scope (on a helper's behalf, if named), or
+    by a helper or liaison through their donor account."""
+    if data.acted_on > today():
+        raise Unprocessable("A help act cannot be dated in the future", code="act_in_future")
+    if user.is_admin:
+        household = await households_service.get_in_scope(
+            session, admin_scope(user), household_id
+        )
+        helper_id = (
+            None
+            if data.helper_id is None
+            else await _assigned_helper(session, household, data.helper_id)
+        )
+    else:
+        household, helper_id = await _household_of_helper(session, user, household_id)
+        if data.helper_id is not None and data.helper_id != helper_id:
+            raise Forbidden("A helper records only their own acts", code="not_allowed")
+    act = HelpAct(
+        household_id=household.id,
+        helper_id=helper_id,
+        village_code=household.village_code,
+        county_code=household.county_code,
+        acted_on=data.acted_on,
+        kind=data.kind,
+        note=data.note,
+        recorded_by_id=user.id,
+        created_at=utcnow(),
+    )
+    session.add(act)
+    await session.flush()
+    return HelpActRead.model_validate(act)
+
+
+async def list_acts(
+    session: AsyncSession, admin: User, household_id: int, *, limit: int, cursor: str | None
+) -> tuple[list[HelpActRead], str | None]:
+    """A household's help acts, newest first, for an admin whose scope covers it."""
+    household = await households_service.get_in_scope(session, admin_scope(admin), household_id)
+    rows, next_cursor = await page_by_id(
+        session,
+        select(HelpAct).where(HelpAct.household_id == household.id),
+        HelpAct.id,
+        limit=limit,
+        cursor=cursor,
+    )
+    return [HelpActRead.model_validate(row) for row in rows], next_cursor
+

@@ -1,0 +1,31 @@
+"""A programme pairing's life as data: (state, action) → (new state, who may).
+
+A pairing of a student with a volunteer or sponsor starts active for the programme's term. An
+admin renews it for another term, pauses and resumes it, completes it (the term ran its course)
+or terminates it early. Every move is a compare-and-set on the status and the version, so of
+two admins acting at once exactly one wins and the other gets 409.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from app.core.transitions import Transition, TransitionTable
+
+State = Literal["active", "paused", "completed", "terminated"]
+STATES: tuple[str, ...] = get_args(State)
+ONGOING = ("active", "paused")
+ENDED = ("completed", "terminated")
+
+TABLE = TransitionTable(
+    "programme_pairing",
+    STATES,
+    {
+        ("active", "renew"): Transition("active", "admin"),
+        ("active", "pause"): Transition("paused", "admin"),
+        ("active", "complete"): Transition("completed", "admin"),
+        ("active", "terminate"): Transition("terminated", "admin"),
+        ("paused", "resume"): Transition("active", "admin"),
+        ("paused", "terminate"): Transition("terminated", "admin"),
+    },
+)
