@@ -22,7 +22,9 @@ PersonName = Annotated[
     Text(40),
     Field(description="The person's name (stored encrypted)", examples=["王建国"]),
 ]
-ROLE_DOC = "helper 主体帮扶人 (a neighbour or relative), liaison 帮扶联络员 (serves several households)"
+ROLE_DOC = (
+    "helper 主体帮扶人 (a neighbour or relative), liaison 帮扶联络员 (serves several households)"
+)
 KIND_DOC = "visit 走访, care 生活照料, production 生产帮扶, schooling 助学, health 健康, other 其他"
 
 

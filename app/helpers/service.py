@@ -100,7 +100,7 @@ async def _disclose(
             phone=vault.decrypt(helper.phone_encrypted),
         )
         found[assignment.role] = AssignmentRead(
-            role=assignment.role,  # type: ignore[arg-type]
+            role=assignment.role,
             helper=person,
             assigned_by_id=assignment.assigned_by_id,
             assigned_at=assignment.assigned_at,
@@ -140,7 +140,8 @@ async def _registered(
 async def _new_person(
     session: AsyncSession, vault: Vault, admin: User, data: HelperAssign, household: Household
 ) -> Helper:
-    assert data.name is not None and data.phone is not None
+    assert data.name is not None
+    assert data.phone is not None
     region = data.region_code or household.village_code
     if not household.village_code.startswith(region) or len(region) < 6:
         raise _mismatch(region, household.village_code)
@@ -250,9 +251,9 @@ async def list_helpers(
 # -- help acts --------------------------------------------------------------------------------
 
 
-async def _household_of_helper(session: AsyncSession, donor: User, household_id: int) -> tuple[
-    Household, int
-]:
+async def _household_of_helper(
+    session: AsyncSession, donor: User, household_id: int
+) -> tuple[Household, int]:
     """The household a donor's helper record serves, and that record's id; else 404."""
     row = (
         await session.execute(
@@ -264,9 +265,7 @@ async def _household_of_helper(session: AsyncSession, donor: User, household_id:
         )
     ).first()
     if row is None:
-        raise NotFound(
-            f"No household {household_id} that you help", code="household_not_found"
-        )
+        raise NotFound(f"No household {household_id} that you help", code="household_not_found")
     return row[0], row[1]
 
 
@@ -279,8 +278,7 @@ async def _assigned_helper(session: AsyncSession, household: Household, helper_i
     )
     if assigned is None:
         raise Unprocessable(
-            f"Helper {helper_id} is neither the helper nor the liaison of household "
-            f"{household.id}",
+            f"Helper {helper_id} is neither the helper nor the liaison of household {household.id}",
             code="helper_not_assigned",
         )
     return helper_id
@@ -294,9 +292,7 @@ async def record_act(
     if data.acted_on > today():
         raise Unprocessable("A help act cannot be dated in the future", code="act_in_future")
     if user.is_admin:
-        household = await households_service.get_in_scope(
-            session, admin_scope(user), household_id
-        )
+        household = await households_service.get_in_scope(session, admin_scope(user), household_id)
         helper_id = (
             None
             if data.helper_id is None
@@ -335,4 +331,3 @@ async def list_acts(
         cursor=cursor,
     )
     return [HelpActRead.model_validate(row) for row in rows], next_cursor
-

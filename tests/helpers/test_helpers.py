@@ -42,7 +42,9 @@ async def test_a_village_admin_cannot_assign_a_helper_to_another_villages_househ
     body = {"role": "helper", "name": "王建国", "phone": phone_number()}
     response = await client.post(helpers_path(household), json=body, headers=ours)
     assert_problem(response, 404, "household_not_found")
-    assert_problem(await client.get(helpers_path(household), headers=ours), 404, "household_not_found")
+    assert_problem(
+        await client.get(helpers_path(household), headers=ours), 404, "household_not_found"
+    )
     act = {"acted_on": TODAY.isoformat(), "kind": "visit", "note": "走访"}
     assert_problem(await client.post(acts_path(household), json=act, headers=ours), 404,
                    "household_not_found")  # fmt: skip
@@ -68,7 +70,12 @@ async def test_a_helper_and_a_liaison_are_disclosed_to_the_admin_and_logged(
     # A liaison of the township serves households of several villages.
     liaison = await client.post(
         helpers_path(household),
-        json={"role": "liaison", "name": "李联络", "phone": phone_number(), "region_code": TOWNSHIP},
+        json={
+            "role": "liaison",
+            "name": "李联络",
+            "phone": phone_number(),
+            "region_code": TOWNSHIP,
+        },
         headers=township,
     )
     assert liaison.status_code == 200, liaison.text
