@@ -15,7 +15,7 @@ from app.accounts.models import User
 from app.console.auth import redirect
 from app.console.households import parsed
 from app.console.render import page, problem_message
-from app.console.session import ConsoleUser, Csrf
+from app.console.session import ConsoleUser, Csrf, undo
 from app.core.db import SessionDep
 from app.core.errors import AppError, Forbidden
 from app.core.types import Cursor, IdParam, RegionPrefix, Text
@@ -114,7 +114,7 @@ async def answer_proposal(
     except AppError as exc:
         if exc.status >= 500 or exc.status in (401, 404):
             raise
-        await session.rollback()
+        await undo(session, user)
         found, _ = await pairings.list_pairings(
             session, user, statuses=["proposed"], limit=100, cursor=None
         )

@@ -18,7 +18,7 @@ from app.accounts.policy import admin_scope
 from app.console.auth import redirect
 from app.console.forms import values
 from app.console.render import field_errors, page, problem_message
-from app.console.session import ConsoleUser, Csrf
+from app.console.session import ConsoleUser, Csrf, undo
 from app.core.crypto import VaultDep
 from app.core.db import SessionDep, writes
 from app.core.errors import Conflict, Forbidden, Unprocessable
@@ -123,7 +123,7 @@ async def register_household(
     try:
         household = await service.create_household(session, vault, admin, data)
     except (Conflict, Forbidden, Unprocessable) as exc:
-        await session.rollback()
+        await undo(session, admin)
         return _new_form(request, admin, form=echo, errors={"form": problem_message(exc)})
     return redirect(f"/console/households/{household.id}?notice=registered")
 

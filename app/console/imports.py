@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import UploadFile
 
 from app.accounts.models import User
 from app.accounts.policy import admin_scope
@@ -50,11 +51,8 @@ class Report:
 
 async def _villages(session: AsyncSession, admin: User, codes: set[str]) -> dict[str, str]:
     """What is wrong with each village code of the file that is not one of the admin's villages."""
-    found = dict(
-        (await session.execute(select(Region.code, Region.level).where(Region.code.in_(codes))))
-        .tuples()
-        .all()
-    )
+    rows = await session.execute(select(Region.code, Region.level).where(Region.code.in_(codes)))
+    found: dict[str, str] = dict(rows.tuples().all())
     scope = admin_scope(admin)
     wrong = {}
     for code in codes:

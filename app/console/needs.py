@@ -22,7 +22,7 @@ from app.console.auth import redirect
 from app.console.forms import values, yuan_to_fen
 from app.console.households import office, parsed
 from app.console.render import field_errors, page, problem_message
-from app.console.session import ConsoleUser, Csrf
+from app.console.session import ConsoleUser, Csrf, undo
 from app.core.db import SessionDep
 from app.core.errors import AppError
 from app.core.ratelimit import RateLimitsDep
@@ -104,7 +104,7 @@ async def post_need(request: Request, session: SessionDep, user: ConsoleUser) ->
     except AppError as exc:
         if exc.status >= 500:
             raise
-        await session.rollback()
+        await undo(session, admin)
         return _new_need_page(request, echo, {"form": problem_message(exc)})
     return redirect(f"/console/needs/{need.id}?notice=posted")
 
@@ -165,7 +165,7 @@ async def edit_need(
     except AppError as exc:
         if exc.status >= 500 or exc.status == 404:
             raise
-        await session.rollback()
+        await undo(session, admin)
         return await _need_page(
             request, session, admin, need_id, error=problem_message(exc), status_code=exc.status
         )
@@ -259,7 +259,7 @@ async def need_step(
     except AppError as exc:
         if exc.status >= 500 or exc.status in (401, 404):
             raise
-        await session.rollback()
+        await undo(session, user)
         return await _need_page(
             request, session, user, need_id, error=problem_message(exc), status_code=exc.status
         )

@@ -14,7 +14,7 @@ from app.console import charts
 from app.console.auth import redirect
 from app.console.households import office, parsed
 from app.console.render import page, problem_message
-from app.console.session import ConsoleUser, Csrf
+from app.console.session import ConsoleUser, Csrf, undo
 from app.core.db import SessionDep
 from app.core.errors import AppError, Forbidden, NotFound
 from app.core.types import CountyCode, IdParam, Quarter
@@ -68,7 +68,7 @@ async def start_run(request: Request, session: SessionDep, user: ConsoleUser) ->
     except AppError as exc:
         if exc.status >= 500 or exc.status == 401:
             raise
-        await session.rollback()
+        await undo(session, admin)
         return await _runs_page(request, session, admin, error=problem_message(exc))
     if not data.dry_run:
         return redirect(f"/console/matching/{run.id}?notice=run")

@@ -14,8 +14,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
-from app.accounts.models import User
-from app.console.session import CSRF_FIELD, csrf_token, set_csrf_cookie
+from app.console.session import CSRF_FIELD, Viewer, csrf_token, set_csrf_cookie
 from app.core.errors import AppError
 from app.core.problems import CATALOGUE, detail_in
 from app.stats.periods import CST
@@ -131,7 +130,7 @@ def page(
     status_code: int = 200,
 ) -> HTMLResponse:
     """The page ``template`` for this request, with the user, the CSRF token and a notice."""
-    user: User | None = getattr(request.state, "user", None)
+    user: Viewer | None = getattr(request.state, "viewer", None)
     values = {
         "request": request,
         "user": user,

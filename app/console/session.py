@@ -17,10 +17,12 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.deps import get_current_user
 from app.accounts.models import User
@@ -28,6 +30,18 @@ from app.core.db import SessionDep, utcnow
 from app.core.errors import Forbidden, Unauthorized
 from app.core.security import AccessClaims
 from app.core.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who a page is rendered for: read once, so that a page rendered after a rolled-back
+    request (an error page) needs nothing more from the database."""
+
+    id: int
+    role: str
+    display_name: str
+    scope_code: str
+
 
 SESSION_COOKIE = "aixin_console"
 CSRF_COOKIE = "aixin_console_csrf"
@@ -116,11 +130,17 @@ async def current_user(request: Request, session: SessionDep) -> User:
     if not token:
         raise Unauthorized("Sign in to the console", code="not_authenticated")
     user = await get_current_user(session, read_session(_settings(request), token))
-    request.state.user = user
+    request.state.viewer = Viewer(user.id, user.role, user.display_name, user.scope_code or "")
     return user
 
 
 ConsoleUser = Annotated[User, Depends(current_user)]
+
+
+async def undo(session: AsyncSession, user: User) -> None:
+    """Roll back what a refused step wrote, and read the user again to show the page."""
+    await session.rollback()
+    await session.refresh(user)
 
 
 def start_session(response: Response, settings: Settings, user: User, family: str) -> None:
