@@ -1,0 +1,105 @@
+"""The year's summary and the coverage of 户帮户亲帮亲, through the API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+from fastapi import FastAPI
+from httpx import AsyncClient
+from openpyxl import load_workbook
+
+from tests.factories import (
+    DONGKOU_VILLAGE,
+    admin_headers,
+    assert_problem,
+    donor_headers,
+    make_household,
+    phone_number,
+    post_need,
+)
+
+CST = dt.timezone(dt.timedelta(hours=8))
+TODAY = dt.datetime.now(CST).date()
+TOWNSHIP = DONGKOU_VILLAGE[:9]
+
+
+async def test_coverage_counts_key_households_with_both_and_with_a_recent_act(
+    app: FastAPI, client: AsyncClient
+) -> None:
+    village = await admin_headers(app, client, "village", DONGKOU_VILLAGE)
+    key = [await make_household(client, village, key_household=True) for _ in range(3)]
+    await make_household(client, village)  # not a key household: not counted
+    for household in key[:2]:
+        for role in ("helper", "liaison"):
+            body = {"role": role, "name": "张互助", "phone": phone_number()}
+            path = f"/api/v1/households/{household['id']}/helpers"
+            assert (await client.post(path, json=body, headers=village)).status_code == 200
+    act = {"acted_on": TODAY.isoformat(), "kind": "care", "note": "帮助打扫卫生"}
+    old = {**act, "acted_on": (TODAY - dt.timedelta(days=40)).isoformat()}
+    for body in (act, old):
+        path = f"/api/v1/households/{key[2]['id']}/help-acts"
+        assert (await client.post(path, json=body, headers=village)).status_code == 201
+    report = await client.get("/api/v1/stats/helpers", params={"scope": TOWNSHIP}, headers=village)
+    assert_problem(report, 404, "region_not_found")  # a village admin's scope is its village
+    county = await admin_headers(app, client, "county", "430525")
+    report = await client.get("/api/v1/stats/helpers", params={"scope": TOWNSHIP}, headers=county)
+    totals = report.json()["totals"]
+    assert (totals["key_households"], totals["with_helper_and_liaison"]) == (3, 2)
+    assert totals["with_recent_act"] == 1
+    assert totals["helper_and_liaison_share"] == 2 / 3
+    assert sum(row["acts"] for row in report.json()["acts"]) == 2
+
+
+async def test_the_year_sums_its_months_and_carries_the_new_categories(
+    app: FastAPI, client: AsyncClient
+) -> None:
+    county = await admin_headers(app, client, "county", "430525")
+    village = await admin_headers(app, client, "village", DONGKOU_VILLAGE)
+    household = await make_household(client, village, key_household=True)
+    # A housing repair (危房改造) goes its whole life: posted, claimed, delivered, confirmed.
+    housing = await post_need(
+        client, village, household["id"], category="housing", title="危房加固", value_fen=4_000_000
+    )
+    await post_need(client, village, household["id"], category="industry", value_fen=200_000)
+    over = {"category": "industry", "value_fen": 2_000_001}
+    refused = await client.post(
+        "/api/v1/needs",
+        json={**over, "household_id": household["id"], "title": "种苗", "description": "脐橙苗",
+              "urgency": 1, "deadline": (TODAY + dt.timedelta(days=30)).isoformat()},
+        headers=village,
+    )  # fmt: skip
+    assert_problem(refused, 409, "value_over_cap")
+    donor = await donor_headers(client)
+    need = f"/api/v1/needs/{housing['id']}"
+    for path, who in ((f"{need}/claim", donor), (f"{need}/deliver", donor),
+                      (f"{need}/confirm", village)):  # fmt: skip
+        assert (await client.post(path, headers=who)).status_code in (200, 201)
+    params = {"scope": "430525", "year": TODAY.year}
+    response = await client.get("/api/v1/stats/annual", params=params, headers=county)
+    assert response.status_code == 200, response.text
+    summary = response.json()
+    for group in summary["needs_by_township"] + summary["needs_by_category"]:
+        for figure in ("published", "matched", "fulfilled"):
+            assert group["totals"][figure] == sum(m[figure] for m in group["periods"]), group
+    categories = {g["key"]: g["totals"] for g in summary["needs_by_category"]}
+    assert (categories["housing"]["fulfilled"], categories["industry"]["published"]) == (1, 1)
+    township = next(g for g in summary["needs_by_township"] if g["key"] == TOWNSHIP)
+    assert (township["totals"]["published"], township["totals"]["success_rate"]) == (2, 0.5)
+    assert {rank["quarter"] for rank in summary["ranks"]} == {
+        f"{TODAY.year}Q{n}" for n in range(1, 5)
+    }
+    sheet = await client.get("/api/v1/stats/annual.xlsx", params=params, headers=county)
+    book = load_workbook(io.BytesIO(sheet.content))
+    assert "需求对接（类别）" in book.sheetnames
+    rows = list(book["需求对接（类别）"].iter_rows(values_only=True))
+    assert ("housing", "housing", "全年", 1, 1, 1, 1.0) in rows
+    assert_problem(
+        await client.get("/api/v1/stats/annual", params=params, headers=village), 404,
+        "region_not_found",
+    )  # fmt: skip
+    township_admin = await admin_headers(app, client, "township", TOWNSHIP)
+    own = await client.get("/api/v1/stats/annual", params={"year": TODAY.year},
+                           headers=township_admin)  # fmt: skip
+    assert own.status_code == 200, own.text
+    assert {rank["township"] for rank in own.json()["ranks"]} == {TOWNSHIP}
