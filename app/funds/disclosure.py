@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from collections import defaultdict
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Unprocessable
@@ -159,26 +159,22 @@ async def stats(session: AsyncSession, code: str) -> FundStats:
     """Online and offline income of a county, all time and this year (as Dongkou reports them)."""
     region = await county(session, code)
     year_start = dt.datetime(dt.datetime.now(CST).year, 1, 1, tzinfo=CST)
-    totals: dict[tuple[str, bool], int] = defaultdict(int)
+    this_year = case((FundTransaction.created_at >= year_start, FundEntry.amount_fen), else_=0)
     rows = await session.execute(
-        select(
-            FundAccount.kind,
-            FundTransaction.created_at >= year_start,
-            func.sum(FundEntry.amount_fen),
-        )
+        select(FundAccount.kind, func.sum(FundEntry.amount_fen), func.sum(this_year))
         .join(FundEntry, FundEntry.account_id == FundAccount.id)
         .join(FundTransaction, FundTransaction.id == FundEntry.transaction_id)
         .where(FundTransaction.county_code == region.code, FundAccount.kind.in_(INCOME_KINDS))
-        .group_by(FundAccount.kind, FundTransaction.created_at >= year_start)
+        .group_by(FundAccount.kind)
     )
-    for kind, this_year, amount in rows.all():
-        totals[(kind, bool(this_year))] -= int(amount or 0)
+    # Income accounts give what the county receives: their legs are negative.
+    totals = {kind: (-int(every or 0), -int(year or 0)) for kind, every, year in rows.all()}
     held = await balances(session, region.code)
     return FundStats(
         county_code=region.code,
-        online_fen=totals[("clearing", True)] + totals[("clearing", False)],
-        offline_fen=totals[("offline", True)] + totals[("offline", False)],
-        online_year_fen=totals[("clearing", True)],
-        offline_year_fen=totals[("offline", True)],
+        online_fen=totals.get("clearing", (0, 0))[0],
+        offline_fen=totals.get("offline", (0, 0))[0],
+        online_year_fen=totals.get("clearing", (0, 0))[1],
+        offline_year_fen=totals.get("offline", (0, 0))[1],
         pool_fen=held.pool_fen,
     )

@@ -227,9 +227,9 @@ class Running:
 
     def __enter__(self) -> Running:
         self.thread.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while not self.server.started:
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or not self.thread.is_alive():
                 raise TimeoutError("the payment simulator did not start")
             time.sleep(0.02)
         return self
