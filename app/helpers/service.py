@@ -45,7 +45,7 @@ CST = dt.timezone(dt.timedelta(hours=8), "CST")
 
 def today() -> dt.date:
     """Today's date in China: help acts are dated by the day they happened there."""
-    return dt.datetime.now(CST).date()
+    return utcnow().astimezone(CST).date()
 
 
 def mask_phone(phone: str) -> str:

@@ -65,7 +65,7 @@ PREFERENCE_WEIGHT = 2  # a tutor's preferred region is worth two shared slots or
 
 def today() -> dt.date:
     """Today in China: terms and sessions are calendar days there."""
-    return dt.datetime.now(CST).date()
+    return utcnow().astimezone(CST).date()
 
 
 def _programme_not_found(programme_id: int) -> NotFound:

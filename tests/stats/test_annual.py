@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 
 from fastapi import FastAPI
 from httpx import AsyncClient
 from openpyxl import load_workbook
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app import simulation
+from app.helpers.models import HelperAssignment
+from tests.conftest import empty_tables
 from tests.factories import (
     DONGKOU_VILLAGE,
     admin_headers,
@@ -22,6 +28,10 @@ from tests.factories import (
 CST = dt.timezone(dt.timedelta(hours=8))
 TODAY = dt.datetime.now(CST).date()
 TOWNSHIP = DONGKOU_VILLAGE[:9]
+TINY = dataclasses.replace(
+    simulation.PROFILES["small"], households=150, needs_per_year=500, settle_days=20
+)
+START = dt.date(2026, 1, 1)
 
 
 async def test_coverage_counts_key_households_with_both_and_with_a_recent_act(
@@ -103,3 +113,38 @@ async def test_the_year_sums_its_months_and_carries_the_new_categories(
                            headers=township_admin)  # fmt: skip
     assert own.status_code == 200, own.text
     assert {rank["township"] for rank in own.json()["ranks"]} == {TOWNSHIP}
+
+
+async def test_a_simulated_months_year_is_its_months_summed_with_helpers_at_the_seeds_ratios(
+    app: FastAPI, client: AsyncClient, engine: AsyncEngine
+) -> None:
+    try:
+        summary = await simulation.simulate(
+            app.state.settings, TINY, policy="claims", seed=5, months=1, start=START
+        )
+        county = await admin_headers(app, client, "county", TINY.county)
+        params = {"scope": TINY.county, "year": START.year}
+        year = (await client.get("/api/v1/stats/annual", params=params, headers=county)).json()
+        for group in year["needs_by_township"] + year["needs_by_category"]:
+            for figure in ("published", "matched", "fulfilled"):
+                assert group["totals"][figure] == sum(m[figure] for m in group["periods"])
+        published = sum(g["totals"]["published"] for g in year["needs_by_township"])
+        assert published == summary["published"]
+        months = {row["month"] for row in year["coverage"]}
+        assert "2026-01" in months
+        for row in year["coverage"]:
+            assert row["with_helper_and_liaison"] == row["key_households"] > 0
+        acts = sum(row["acts"] for row in year["help_acts"])
+        key = sum(r["key_households"] for r in year["coverage"] if r["month"] == "2026-01")
+        # About 44,503 / 1,274 acts a key household a year: a month's worth, within reason.
+        assert 0.5 < acts / (key * 31 / 365 * 44_503 / 1_274) < 1.5
+        async with app.state.database.sessionmaker() as session:
+            liaisons = await session.scalar(
+                select(func.count(func.distinct(HelperAssignment.helper_id))).where(
+                    HelperAssignment.role == "liaison"
+                )
+            )
+        assert liaisons is not None
+        assert key * 345 / 1_274 <= liaisons <= key * 345 / 1_274 + len(year["ranks"]) / 4
+    finally:
+        await empty_tables(engine)
