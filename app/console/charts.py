@@ -14,7 +14,7 @@ from app.stats.schemas import Calibration, SuccessReport
 
 # Light to dark green; the text on a cell is dark on the light half and white on the dark half
 # (each pair well above 4.5:1).
-SCALE = ("#e5f5e0", "#c7e9c0", "#a1d99b", "#41ab5d", "#238b45", "#005a32")
+SCALE = ("#e5f5e0", "#c7e9c0", "#a1d99b", "#2e7d32", "#1b5e20", "#0b3d14")
 EMPTY = "#f0f0f0"
 DARK_TEXT, LIGHT_TEXT = "#1a1a1a", "#ffffff"
 

@@ -13,11 +13,6 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from openpyxl import Workbook, load_workbook  # type: ignore[import-untyped]
-from openpyxl.styles import Font, PatternFill  # type: ignore[import-untyped]
-from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
-from openpyxl.utils.exceptions import InvalidFileException  # type: ignore[import-untyped]
-from openpyxl.worksheet.datavalidation import DataValidation  # type: ignore[import-untyped]
 from pydantic import ValidationError
 
 from app.console.render import FIELD_NAMES, SUPPORT_NAMES
@@ -70,6 +65,13 @@ class Sheet:
 
 def template() -> bytes:
     """The import template: the headings, text columns for ID and phone, and the rules."""
+    # openpyxl is imported where it is used: the server starts without it.
+    from openpyxl import Workbook  # type: ignore[import-untyped]
+    from openpyxl.styles import Font, PatternFill  # type: ignore[import-untyped]
+    from openpyxl.worksheet.datavalidation import (  # type: ignore[import-untyped]
+        DataValidation,
+    )
+
     book = Workbook()
     sheet = book.active
     assert sheet is not None
@@ -184,6 +186,9 @@ def read(content: bytes, *, default_village: str | None) -> Sheet:
 
     ``default_village`` fills a blank village code (a village admin's own village).
     """
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException  # type: ignore[import-untyped]
+
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
@@ -232,6 +237,10 @@ def workbook(
     percent_columns: tuple[int, ...] = (),
 ) -> bytes:
     """An .xlsx of one sheet: bold headings, then the lines; rates shown as percentages."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
+
     book = Workbook()
     sheet = book.active
     assert sheet is not None

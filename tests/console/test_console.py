@@ -61,7 +61,9 @@ async def test_sign_in_by_mobile_number_and_sign_out_ends_the_session(
     assert signed_in.status_code == 303
     assert signed_in.headers["location"] == "/console/browse"
     cookie = signed_in.headers["set-cookie"].lower()
-    assert "httponly" in cookie and "samesite=lax" in cookie and "path=/console" in cookie
+    assert "httponly" in cookie
+    assert "samesite=lax" in cookie
+    assert "path=/console" in cookie
     assert (await browser.get("/console/browse")).status_code == 200
     kept = browser.cookies.get("aixin_console")
     signed_out = await submit(browser, "/console/browse", "/console/logout")
@@ -83,9 +85,7 @@ async def test_a_wrong_password_is_a_readable_message(app: FastAPI, browsers: Br
     assert "aixin_console=" not in answer.headers.get("set-cookie", "")
 
 
-async def test_a_form_posted_without_its_token_is_refused(
-    app: FastAPI, browsers: Browsers
-) -> None:
+async def test_a_form_posted_without_its_token_is_refused(app: FastAPI, browsers: Browsers) -> None:
     browser = await village_admin(app, browsers)
     form = household_form()
 
@@ -104,8 +104,8 @@ async def test_import_reports_bad_rows_commits_good_ones_and_is_idempotent(
 ) -> None:
     browser = await village_admin(app, browsers)
     good = [["", f"张{n}", id_number(), phone_number(), 3, "低保", "否"] for n in range(3)]
-    bad_id = id_number()[:17] + "0"
-    broken = bad_id if bad_id != good[0][2] else bad_id[:17] + "1"
+    valid = id_number()
+    broken = valid[:17] + ("0" if valid[17] != "0" else "1")  # a wrong check digit
     rows = [
         *good,
         ["", "李四", broken, phone_number(), 2, "低保", "是"],  # row 5: check digit
@@ -121,9 +121,12 @@ async def test_import_reports_bad_rows_commits_good_ones_and_is_idempotent(
 
     assert dry.status_code == 200, dry.text
     assert counts(dry.text) == {"rows": 6, "new": 3, "existing": 0, "problems": 3}
-    assert "第 5 行" in dry.text and "身份证号校验位不正确" in dry.text
+    assert "第 5 行" in dry.text
+    assert "身份证号校验位不正确" in dry.text
     assert "与第 3 行的身份证号重复" in dry.text
-    assert "联系电话" in dry.text and "家庭人口" in dry.text and "帮扶类别" in dry.text
+    assert "联系电话" in dry.text
+    assert "家庭人口" in dry.text
+    assert "帮扶类别" in dry.text
     assert personal_data_in(dry.text, {"李四", "王五", "赵六", "张0"}) == []
     assert "没有找到受助户" in (await browser.get("/console/households")).text
 
@@ -195,7 +198,8 @@ async def test_a_donor_finds_claims_and_delivers_and_sees_no_personal_data(
     assert need_path in found.text
     assert claimed.status_code == delivered.status_code == confirmed.status_code == 303
     assert "请在" in claims.text
-    assert "已完成" in thanked.text and "谢谢您" in thanked.text
+    assert "已完成" in thanked.text
+    assert "谢谢您" in thanked.text
     secrets = {household["head_name"], household["id_number"], household["phone"]}
     for page in (found, claims, thanked):
         assert personal_data_in(page.text, {str(household["head_name"])}) == []
