@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from app.accounts.deps import get_current_user
 from app.accounts.router import admins_router, auth_router, me_router
 from app.accounts.sms import provider_for as sms_provider_for
+from app.console.app import create_console
 from app.core.crypto import Vault
 from app.core.db import Database
 from app.core.docs import install_docs
@@ -26,8 +27,12 @@ from app.core.problems import ProblemLanguageMiddleware
 from app.core.ratelimit import RateLimits
 from app.core.security import Passwords, Tokens
 from app.core.settings import Settings, get_settings
+from app.funds.router import router as funds_router
+from app.funds.wechatpay import provider_for as wechat_pay_for
 from app.health.router import router as health_router
 from app.households import service as households_service
+from app.helpers.router import helpers_router
+from app.helpers.router import households_router as household_helpers_router
 from app.households.router import router as households_router
 from app.jobs import worker_loop
 from app.matchmaking import engine
@@ -38,6 +43,8 @@ from app.offers.router import router as offers_router
 from app.photos.router import needs_router as need_photos_router
 from app.photos.router import photos_router, upload_limit
 from app.photos.storage import storage_for
+from app.programmes.router import pairings_router as programme_pairings_router
+from app.programmes.router import programmes_router
 from app.regions.router import router as regions_router
 from app.stats.router import router as stats_router
 
@@ -60,14 +67,19 @@ def api_router() -> APIRouter:
         admins_router,
         regions_router,
         households_router,
+        household_helpers_router,
+        helpers_router,
         needs_router,
         need_photos_router,
         photos_router,
         offers_router,
         proposals_router,
         runs_router,
+        programmes_router,
+        programme_pairings_router,
         stats_router,
         webhooks_router,
+        funds_router,
     )
     for router in routers:
         api.include_router(router)
@@ -115,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limits = RateLimits(settings)
     app.state.sms = sms_provider_for(settings)
     app.state.photo_storage = storage_for(settings)
+    app.state.wechat_pay = wechat_pay_for(settings)
     # Replays of these POSTs disclose personal data again: each is logged before it is sent.
     app.state.replay_audits = {f"{API_PREFIX}/households": households_service.log_replay}
     app.state.replay_guard = get_current_user
@@ -130,4 +143,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router())
     install_openapi(app)
     install_docs(app)
+    app.mount("/console", create_console(app.state))
     return app

@@ -143,8 +143,36 @@ class Loss:
 # column comes back re-derived (active_at, from the events), reset (honour_roll: consent is asked
 # again rather than assumed) or empty (run_id, score: the runs themselves are gone).
 DOWNGRADE_REMOVES: dict[str, Loss] = {
-    "0009": Loss(frozenset()),
-    "0008": Loss(frozenset()),
+    "0009": Loss(
+        frozenset(
+            {
+                "helpers",
+                "helper_assignments",
+                "help_acts",
+                "programmes",
+                "programme_students",
+                "programme_volunteers",
+                "programme_pairings",
+                "sponsorship_payments",
+                "tutoring_sessions",
+            }
+        )
+    ),
+    "0008": Loss(
+        frozenset(
+            {
+                "fund_accounts",
+                "fund_transactions",
+                "fund_entries",
+                "donations",
+                "receipt_counters",
+                "payment_notifications",
+                "need_fundings",
+                "allocations",
+                "allocation_items",
+            }
+        )
+    ),
     "0007": Loss(
         frozenset(
             {

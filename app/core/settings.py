@@ -78,6 +78,8 @@ class Settings(BaseSettings):
             "employment": 500_000,
             "service": 300_000,
             "skills": 500_000,
+            "housing": 5_000_000,
+            "industry": 2_000_000,
         },
         description="The largest estimated value of one need, per category, in fen",
     )
@@ -177,6 +179,40 @@ class Settings(BaseSettings):
         default=50, ge=1, le=100_000, description="Codes asked for from one address per window"
     )
     sms_window_seconds: int = Field(default=3600, ge=1, le=86_400)
+
+    crowdfunding_min_fen: int = Field(
+        default=100_000, ge=1, description="The least estimated value of a crowdfunded need (fen)"
+    )
+    credits_days: int = Field(
+        default=30, ge=1, le=365, description="How long credits from an expired crowdfunding last"
+    )
+    payment_order_minutes: int = Field(
+        default=30, ge=5, le=24 * 60, description="How long an online donation's order is open"
+    )
+    wechat_pay_base_url: str = Field(
+        default="https://api.mch.weixin.qq.com", description="WeChat Pay API v3's address"
+    )
+    wechat_pay_mchid: str | None = Field(default=None, description="The merchant id (商户号)")
+    wechat_pay_appid: str | None = Field(default=None, description="The app id bound to it")
+    wechat_pay_merchant_serial: str | None = Field(
+        default=None, description="The serial number of the merchant's API certificate"
+    )
+    wechat_pay_merchant_private_key: SecretStr | None = Field(
+        default=None, description="The merchant's API private key (PEM)"
+    )
+    wechat_pay_platform_serial: str | None = Field(
+        default=None, description="The serial of the platform key notifications are signed with"
+    )
+    wechat_pay_platform_public_key: str | None = Field(
+        default=None, description="The platform's public key (PEM)"
+    )
+    wechat_pay_api_v3_key: SecretStr | None = Field(
+        default=None, description="The APIv3 key (32 characters) that encrypts notifications"
+    )
+    wechat_pay_notify_url: str = Field(
+        default="", description="Where WeChat Pay sends payment notifications (our public URL)"
+    )
+    wechat_pay_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -13,7 +13,11 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-Category = Literal["goods", "schooling", "health", "employment", "service", "skills"]
+# housing is 危房改造 (repairing a dangerous house), industry 产业发展 (seedlings, livestock,
+# tools for a household's own production), as the national platform had them.
+Category = Literal[
+    "goods", "schooling", "health", "employment", "service", "skills", "housing", "industry"
+]
 CATEGORIES: tuple[str, ...] = get_args(Category)
 
 AdminRole = Literal["platform", "county", "township", "village"]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from app.accounts.deps import Admin, CurrentUser
 from app.core.db import SessionDep
 from app.core.openapi import problems
 from app.core.types import DIVISION_LENGTHS, CountyCode, Date, Quarter, code
-from app.stats import calibration, honour, rankings, success
+from app.helpers.schemas import Coverage
+from app.stats import annual, calibration, coverage, honour, rankings, success
 from app.stats.periods import Period
 from app.stats.schemas import Calibration, GroupBy, HonourRoll, Ranking, SuccessReport
 
@@ -93,3 +94,58 @@ async def read_honour_roll(
 ) -> HonourRoll:
     """爱心榜: the donors who opted in, by confirmed pairings in the scope; any signed-in user."""
     return await honour.roll(session, scope, limit)
+
+
+@router.get("/helpers", response_model=Coverage, responses=problems(404))
+async def read_helper_coverage(
+    session: SessionDep,
+    admin: Admin,
+    scope: ScopeParam = None,
+    on: Annotated[
+        Date | None, Query(description="The day of the coverage (CST); today when omitted")
+    ] = None,
+    date_from: From = None,
+    date_to: To = None,
+) -> Coverage:
+    """户帮户亲帮亲: the share of key households with a helper and a liaison, and with a help act
+    in the last 30 days, by township; and the help acts per township and month."""
+    return await coverage.report(
+        session, admin, scope=scope, on=on, lower=date_from, upper=date_to
+    )
+
+
+Year = Annotated[int, Query(ge=2000, le=2100, description="A calendar year (CST)")]
+
+
+@router.get("/annual", response_model=annual.AnnualSummary, responses=problems(403, 404))
+async def read_annual_summary(
+    session: SessionDep, admin: Admin, year: Year, scope: ScopeParam = None
+) -> annual.AnnualSummary:
+    """一年一总结: a county's or township's year: needs and 对接成功率 by township and
+    category with each month, the quarterly ranks, donations, 户帮户亲帮亲, programmes and the
+    roll of honour."""
+    return await annual.report(session, admin, scope, year)
+
+
+@router.get(
+    "/annual.xlsx",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The year's summary as an Excel workbook",
+            "content": {annual.XLSX: {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **problems(403, 404),
+    },
+)
+async def export_annual_summary(
+    session: SessionDep, admin: Admin, year: Year, scope: ScopeParam = None
+) -> Response:
+    """The year's summary as an .xlsx workbook (one sheet per part, headings in Chinese)."""
+    summary = await annual.report(session, admin, scope, year)
+    filename = f"annual-{summary.scope}-{year}.xlsx"
+    return Response(
+        annual.workbook(summary),
+        media_type=annual.XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

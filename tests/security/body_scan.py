@@ -1,21 +1,25 @@
 """A scan of every body the ``client`` fixture receives, over the whole run.
 
 The fixture (tests/conftest.py) sends every exchange through :func:`scanner`. A request that
-registers or edits a household adds its head's name to the names to look for; every response is
-searched, as it arrives, for an 18-character ID number, an 11-digit mobile number and every head
-name registered so far (a name can only leak after it was registered). Sent to a donor or to a
-caller without a valid token, any of them is a leak; sent to an admin, it must have its row in
+registers or edits a household (through the API or a console form) adds its head's name to the
+names to look for; every response (JSON, or the console's HTML) is searched, as it arrives, for
+an 18-character ID number, an 11-digit mobile number and every head name registered so far (a
+name can only leak after it was registered). Sent to a donor or to a caller without a valid
+token, any of them is a leak; sent to an admin, it must have its row in
 the household access log under the response's request id. At the end of the run a finding fails
 it: this module is a pytest plugin, and :func:`pytest_sessionfinish` sets the exit status.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
 from dataclasses import astuple, dataclass, field
+from http.cookies import SimpleCookie
 from typing import Any
+from urllib.parse import parse_qs
 
 import jwt
 import pytest
@@ -31,6 +35,11 @@ MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 # Request ids are random hex and may hold long runs of digits by chance.
 REQUEST_ID = re.compile(r'"request_id":\s*"[0-9A-Za-z._:-]*"')
 HOUSEHOLDS_PATH = re.compile(r"^/api/v1/households(/\d+)?$")
+CONSOLE_HOUSEHOLDS_PATH = re.compile(r"^/console/households/(new|\d+)$")
+# The console's session cookie: a signed token naming the role, as a bearer token does.
+CONSOLE_COOKIE = "aixin_console"
+# A household's helper or liaison (a person, whose name and phone are as personal as the head's).
+HELPERS_PATH = re.compile(r"^/api/v1/households/\d+/helpers$")
 ADMIN_ROLES = {"platform", "county", "township", "village"}
 
 
@@ -63,6 +72,9 @@ def caller_of(request: Request, secret: str) -> str:
     """
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
+        cookie = SimpleCookie(request.headers.get("cookie", "")).get(CONSOLE_COOKIE)
+        token = cookie.value if cookie else ""
+    if not token:
         return "anonymous"
     try:
         claims = jwt.decode(
@@ -87,13 +99,20 @@ def personal_data_in(text: str, head_names: set[str]) -> list[str]:
 
 
 def _head_name_of(request: Request) -> str | None:
-    if request.method not in {"POST", "PATCH"} or not HOUSEHOLDS_PATH.match(request.url.path):
+    """The name of a household's head, or of its helper or liaison, that a request registers."""
+    path = request.url.path
+    if request.method == "POST" and CONSOLE_HOUSEHOLDS_PATH.match(path):
+        form = parse_qs((request.content or b"").decode("utf-8", "replace"))
+        sent = form.get("head_name", [""])[0].strip()
+        return sent if len(sent) >= 2 else None
+    key = "head_name" if HOUSEHOLDS_PATH.match(path) else "name" if HELPERS_PATH.match(path) else ""
+    if request.method not in {"POST", "PATCH"} or not key:
         return None
     try:
         body: Any = json.loads(request.content or b"null")
     except ValueError:
         return None
-    name = body.get("head_name") if isinstance(body, dict) else None
+    name = body.get(key) if isinstance(body, dict) else None
     return name.strip() if isinstance(name, str) and len(name.strip()) >= 2 else None
 
 
@@ -111,7 +130,10 @@ def _without_display_names(value: Any) -> Any:
 
 
 def _text_of(response: Response) -> str:
-    # JSON is scanned as re-rendered without escapes, so that "\\u5218" cannot hide a name.
+    # JSON is scanned as re-rendered without escapes, so that "\\u5218" cannot hide a name;
+    # HTML with its character references resolved, so that "&#21016;" cannot either.
+    if response.headers.get("content-type", "").startswith("text/html"):
+        return html.unescape(response.text)
     try:
         return json.dumps(_without_display_names(response.json()), ensure_ascii=False)
     except ValueError:
