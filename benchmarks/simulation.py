@@ -69,7 +69,8 @@ def one(
         raise RuntimeError(f"{engine_name} {policy} failed:\n{done.stderr}")
     summary: dict[str, Any] = json.loads(output.read_text())
     summary["wall_seconds"] = round(wall, 1)
-    print(f"  {engine_name} {policy} run {index + 1}: {wall:.0f} s", file=sys.stderr)
+    cpu = summary["seconds"].get("cpu")
+    print(f"  {engine_name} {policy} run {index + 1}: {wall:.0f} s (CPU {cpu} s)", file=sys.stderr)
     return summary
 
 
@@ -147,13 +148,20 @@ def print_report(report: dict[str, Any], args: argparse.Namespace, policies: lis
         print(
             f"  {label:28}" + "".join(f"{first[p]['calibration'].get(key)!s:>18}" for p in policies)
         )
-    print("\n  engine       policy              wall s (median)  peak MiB (median)  runs")
+    print(
+        "\n  engine       policy                    wall s (median)  CPU s (median)"
+        "  peak MiB (median)  runs"
+    )
     for engine_name in sorted({r["engine_name"] for r in runs}):
         for policy in policies:
             mine = [r for r in runs if r["engine_name"] == engine_name and r["policy"] == policy]
             wall = statistics.median(r["wall_seconds"] for r in mine)
+            cpu = statistics.median(r["seconds"].get("cpu", 0.0) for r in mine)
             memory = statistics.median(r["peak_rss_mib"] for r in mine)
-            print(f"  {engine_name:12} {policy:18} {wall:>16.0f} {memory:>18.0f} {len(mine):>5}")
+            print(
+                f"  {engine_name:12} {policy:24} {wall:>16.0f} {cpu:>15.0f} {memory:>18.0f}"
+                f" {len(mine):>5}"
+            )
 
 
 if __name__ == "__main__":

@@ -113,15 +113,21 @@ def from_events(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> No
                 Need.id.in_(need_ids)
             )
         ).all()
-    }
+    } if need_ids else {}  # fmt: skip
     pairings = {
         p.id: p
         for p in connection.execute(
             select(Pairing.id, Pairing.donor_id, Pairing.thanks.is_not(None).label("thanked"))
             .where(Pairing.id.in_(pairing_ids))
         ).all()
-    }  # fmt: skip
-    admins = village_admins(connection, (n.village_code for n in needs.values()))
+    } if pairing_ids else {}  # fmt: skip
+    # Only the villages of the events that tell their admins are asked for them.
+    villages = {
+        needs[row["need_id"]].village_code
+        for row, rules in told
+        if row.get("need_id") in needs and any(rule.to == "village" for rule in rules)
+    }
+    admins = village_admins(connection, villages)
     messages: list[Message] = []
     for row, rules in told:
         need = needs.get(row.get("need_id"))
