@@ -17,7 +17,7 @@ from starlette.datastructures import MutableHeaders, State
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.console import auth, donors, exports, households, imports, needs, offices
+from app.console import auth, donors, exports, households, imports, needs, offices, photos
 from app.console.render import page, problem_message, problem_title
 from app.console.session import end_session
 from app.core.errors import AppError
@@ -94,6 +94,6 @@ def create_console(state: State) -> FastAPI:
     console.add_exception_handler(RequestValidationError, _invalid)
     console.add_middleware(SecurityHeaders)
     console.add_api_route("/static/console.css", _stylesheet, methods=["GET"])
-    for module in (auth, households, imports, needs, donors, offices, exports):
+    for module in (auth, households, imports, photos, needs, donors, offices, exports):
         console.include_router(module.router)
     return console

@@ -106,7 +106,7 @@ class Plot:
 
 
 def calibration_plot(report: Calibration) -> Plot:
-    size, margin = 320, 40
+    size, margin = 320, 48
     span = size - 2 * margin
     largest = max((b.count for b in report.bins), default=0) or 1
     points = [

@@ -35,6 +35,7 @@ from app.needs.router import present
 from app.needs.schemas import NeedCreate, NeedUpdate
 from app.needs.states import STATES
 from app.pairings import service as pairings
+from app.photos import service as photos_service
 
 router = APIRouter()
 
@@ -120,6 +121,7 @@ async def _need_page(
 ) -> Response:
     view = await browse.get_view(session, user, need_id)
     shown = present(view, user)
+    photos = await photos_service.need_photos(session, user, need_id)
     holder = await pairings.holding(session, need_id)
     delivery = await pairings.delivery_of(session, need_id)
     context = {
@@ -130,12 +132,26 @@ async def _need_page(
         if user.is_admin or (delivery and delivery.donor_id == user.id)
         else None,
         "error": error,
+        "photos": photos,
     }
     if user.is_admin:
         context["household"] = await households_service.get_in_scope(
             session, admin_scope(user), view.need.household_id
         )
     return page(request, "needs/detail.html", context, status_code=status_code)
+
+
+async def need_page_with_error(
+    request: Request,
+    session: AsyncSession,
+    user: User,
+    need_id: int,
+    error: str | AppError,
+    status_code: int,
+) -> Response:
+    """The need's page with a refusal shown on it."""
+    message = problem_message(error) if isinstance(error, AppError) else error
+    return await _need_page(request, session, user, need_id, error=message, status_code=status_code)
 
 
 @router.get("/needs/{need_id:int}")

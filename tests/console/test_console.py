@@ -20,6 +20,7 @@ from tests.factories import (
     make_admin,
     mobile_number,
     phone_number,
+    png_bytes,
     register_by_phone,
     register_donor,
 )
@@ -184,11 +185,15 @@ async def test_a_donor_finds_claims_and_delivers_and_sees_no_personal_data(
          "deadline": "2099-01-01", "origin": "admin"},
     )  # fmt: skip
     need_path = need.headers["location"].split("?")[0]
+    picture = {"photo": ("quilt.png", png_bytes(), "image/png")}
+    added = await submit(office, need_path, f"{need_path}/photos", files=picture)
     donor = await browsers()
     registered = await register_donor(donor)
     await sign_in(donor, str(registered["username"]))
 
     found = await donor.get("/console/browse", params={"q": "棉被", "urgency": "3"})
+    shown = await donor.get(need_path)
+    thumbnail = re.search(r'src="(/console/photos/\d+/thumbnail)"', shown.text)
     claimed = await submit(donor, need_path, f"{need_path}/claim")
     claims = await donor.get("/console/claims")
     delivered = await submit(donor, "/console/claims", f"{need_path}/deliver?back=/console/claims")
@@ -196,6 +201,9 @@ async def test_a_donor_finds_claims_and_delivers_and_sees_no_personal_data(
     thanked = await donor.get(need_path)
 
     assert need_path in found.text
+    assert added.status_code == 303
+    assert thumbnail is not None
+    assert (await donor.get(thumbnail.group(1))).headers["content-type"].startswith("image/")
     assert claimed.status_code == delivered.status_code == confirmed.status_code == 303
     assert "请在" in claims.text
     assert "已完成" in thanked.text
