@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import utcnow
 from app.core.errors import AppError
+from app.inbox.models import Notification
 from app.needs import lifecycle as needs_lifecycle
 from app.offers import service as offers_service
 from app.offers.schemas import OfferCreate
@@ -25,6 +27,9 @@ APPEAL = {
     "employment": 0.5,
     "service": 0.6,
     "skills": 0.5,
+    # Large needs (a house repaired, seedlings or livestock): few individuals take them on.
+    "housing": 0.3,
+    "industry": 0.5,
 }
 PAGE = 20
 
@@ -85,15 +90,14 @@ def claim_action(county: County, donor: Donor) -> Action:
         if need is None:
             return
         county.counters.claims += 1
-        try:
-            async with session.begin_nested():
-                await needs_lifecycle.claim(session, donor.user, need.id, county.settings)
+        try:  # the day's savepoint around this action undoes a refused claim
+            _, pairing = await needs_lifecycle.claim(session, donor.user, need.id, county.settings)
         except AppError:
             county.counters.claims_refused += 1
             raise
         donor.given += 1
         need.status = "claimed"
-        follow(county, donor, need, now, source="claim")
+        follow(county, donor, need, now, source="claim", pairing_id=pairing.id)
 
     return claim
 
@@ -105,8 +109,22 @@ def distance(donor: Donor, need: NeedState) -> int:
     return 1 if donor.home else 2
 
 
-def follow(county: County, donor: Donor, need: NeedState, now: dt.datetime, *, source: str) -> None:
-    """Draw the hidden outcome of a pairing that now holds the need, and schedule it."""
+def follow(
+    county: County,
+    donor: Donor,
+    need: NeedState,
+    now: dt.datetime,
+    *,
+    source: str,
+    pairing_id: int,
+) -> None:
+    """Draw the hidden outcome of a pairing that now holds the need, and schedule it.
+
+    Where reminders are sent, a donor who would let the claim lapse in silence heeds the
+    reminder with the truth's ``reminder_effect`` (drawn whatever its value, so that a policy
+    with the effect at zero sees the same draws): it reads the reminder half a day before the
+    lapse and, if one was sent, delivers then.
+    """
     rng = county.rng
     weeks = (now - need.posted).total_seconds() / (7 * 86400)
     p = county.profile.truth.success(need.category, distance(donor, need), donor.reliability, weeks)
@@ -120,8 +138,33 @@ def follow(county: County, donor: Donor, need: NeedState, now: dt.datetime, *, s
         )
     else:  # never heard of again: the claim lapses when its hold ends
         county.counters.silent_failures += 1
-        back = now + dt.timedelta(days=county.settings.claim_hold_days + 1)
-        county.schedule(back, _republished(need))
+        hold = dt.timedelta(days=county.settings.claim_hold_days)
+        county.schedule(now + hold + dt.timedelta(days=1), _republished(need))
+        if county.reminders and rng.random() < county.reminder_effect:
+            county.schedule(
+                now + hold - dt.timedelta(hours=12),
+                _reminded_action(county, donor, need, pairing_id),
+            )
+
+
+def _reminded_action(county: County, donor: Donor, need: NeedState, pairing_id: int) -> Action:
+    """The donor reads its inbox: if the claim's reminder is there, it delivers now."""
+
+    async def reminded(session: AsyncSession) -> None:
+        seen = await session.scalar(
+            select(Notification.id).where(
+                Notification.pairing_id == pairing_id,
+                Notification.user_id == donor.user.id,
+                Notification.type == "reminder.claim_lapsing",
+                Notification.visible_at <= utcnow(),
+            )
+        )
+        if seen is None:
+            return
+        await _deliver_action(county, donor, need)(session)
+        county.counters.reminders_heeded += 1
+
+    return reminded
 
 
 def _deliver_action(county: County, donor: Donor, need: NeedState) -> Action:

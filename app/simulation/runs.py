@@ -1,15 +1,18 @@
-"""The county admin's monthly matching run, and the donors' answers to its proposals."""
+"""Matching runs over the county (the admin's monthly one, or the worker's nightly one), and the
+donors' answers to their proposals."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import utcnow
+from app.jobs import match_county
 from app.matchmaking import proposals
 from app.matchmaking import service as matching_service
+from app.matchmaking.models import MatchingRun
 from app.matchmaking.schemas import RunCreate
 from app.pairings.models import Pairing
 from app.simulation.donors import distance, follow
@@ -17,7 +20,8 @@ from app.simulation.state import Action, County, Donor, NeedState
 
 
 async def matching_run(county: County, day: int) -> None:
-    """A run over the county; each proposal accepted, declined or left unanswered."""
+    """The county admin's run over the county; each proposal accepted, declined or left
+    unanswered."""
     async with county.database.write_sessionmaker.begin() as session:
         run, _ = await matching_service.start_run(
             session, county.admins[county.profile.county],
@@ -25,6 +29,23 @@ async def matching_run(county: County, day: int) -> None:
         )  # fmt: skip
         run_id = run.id
     county.counters.runs += 1
+    await _answer(county, day, run_id)
+
+
+async def daily_run(county: County, day: int) -> None:
+    """The worker's nightly run over the county (`app.jobs.match_county`), answered likewise."""
+    code = county.profile.county
+    await match_county(county.database, county.settings, code)
+    async with county.database.sessionmaker() as session:
+        run_id = await session.scalar(
+            select(func.max(MatchingRun.id)).where(MatchingRun.scope_code == code)
+        )
+    county.counters.runs += 1
+    if run_id is not None:
+        await _answer(county, day, run_id)
+
+
+async def _answer(county: County, day: int, run_id: int) -> None:
     async with county.database.sessionmaker() as session:
         rows = (
             await session.execute(
@@ -53,7 +74,7 @@ def _accept_action(county: County, donor: Donor, need: NeedState, pairing_id: in
         await proposals.accept(session, donor.user, pairing_id, county.settings)
         county.counters.accepted += 1
         need.status = "claimed"
-        follow(county, donor, need, utcnow(), source="match")
+        follow(county, donor, need, utcnow(), source="match", pairing_id=pairing_id)
 
     return accept
 

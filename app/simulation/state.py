@@ -24,7 +24,16 @@ from app.core.db import Database
 from app.core.settings import Settings
 from app.simulation.profiles import DonorKind, Profile
 
-POLICIES = ("claims", "claims+matching")
+# Who matches the pool, and how often; reminders go with the daily worker. The last policy is
+# the daily one with donors who take no notice of reminders (the truth's reminder effect at
+# zero), so that the gain of daily matching alone shows.
+POLICIES = ("claims", "claims+matching", "claims+daily", "claims+daily+no-effect")
+MATCHING = {
+    "claims": None,
+    "claims+matching": "monthly",
+    "claims+daily": "daily",
+    "claims+daily+no-effect": "daily",
+}
 CST = dt.timezone(dt.timedelta(hours=8))
 Action = Callable[[AsyncSession], Awaitable[None]]
 
@@ -70,6 +79,7 @@ class Counters:
     confirmations: int = 0
     releases: int = 0
     silent_failures: int = 0
+    reminders_heeded: int = 0  # silent claims delivered after their reminder
     refused: dict[str, int] = field(default_factory=dict)
 
 
@@ -97,6 +107,9 @@ class County:
         self.settings = settings
         self.profile = profile
         self.policy = policy
+        self.matching = MATCHING[policy]  # None (claims only), "monthly" or "daily"
+        self.reminders = self.matching == "daily"
+        self.reminder_effect = profile.truth.reminder_effect if policy == "claims+daily" else 0.0
         self.seed = seed
         self.months = months
         self.rng = random.Random(seed)

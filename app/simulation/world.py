@@ -11,7 +11,11 @@ service never sees.
 One simulated day: the actions scheduled for the day in time order (one transaction, one
 savepoint each), then the lapsing task at the end of the day. On the first day of a month the
 pool donors post their offers and, under the ``claims+matching`` policy, the county admin starts
-a matching run; the success model is re-learned.
+a matching run; the success model is re-learned. Under the ``claims+daily`` policies the
+worker's jobs run as `aixin worker` runs them: a matching run over the county every night
+(`app.jobs.match_county`) and the reminders at the end of each day (`app.jobs.send_reminders`).
+Individual donors' claims are spread over the year, each donor's units one to an equal stretch
+of it, so that supply keeps a steady rate.
 
 The set-up is in `seeding`, the village admins' postings in `villages`, the donors' claims and
 what follows them in `donors`, the matching runs and the answers to proposals in `runs`.
@@ -27,7 +31,7 @@ from functools import partial
 
 from app.core.db import clock_at
 from app.core.errors import AppError
-from app.jobs import run_expiry
+from app.jobs import MATCHING_HOUR, run_expiry, send_reminders
 from app.matchmaking import learning
 from app.simulation import donors, runs, seeding, villages
 from app.simulation.state import CST, Counters, County, Donor
@@ -43,30 +47,44 @@ class World(County):
     async def run(self) -> Counters:
         posting = self.posting_days()
         days = posting + self.profile.settle_days
-        individuals = [d for d in self.donors if not d.kind.pools]
         pool = [d for d in self.donors if d.kind.pools]
-        claims_per_day = sum(d.units for d in individuals) / 365.0  # units are yearly
+        self._spread_claims(posting + self.profile.settle_days // 2)
         needs_per_day = self.profile.needs_per_year / 365.0
         for day in range(days):
             local = self.at(day).astimezone(CST).date()
             if local.day == 1:
                 await self._month_start(day, pool)
+            if self.matching == "daily" and day < posting:
+                with clock_at(self.at(day, MATCHING_HOUR)):
+                    await runs.daily_run(self, day)
             if day < posting:
                 for _ in range(_poisson(self.arrivals, needs_per_day)):
                     self.schedule(
                         self.at(day, self.arrivals.uniform(8, 18)), partial(villages.post, self)
                     )
-            if day < posting + self.profile.settle_days // 2:
-                for _ in range(_poisson(self.rng, claims_per_day)):
-                    donor = self.rng.choice(individuals)
-                    if donor.given < donor.units:
-                        self.schedule(
-                            self.at(day, self.rng.uniform(7, 23)), donors.claim_action(self, donor)
-                        )
             await self._run_day(day)
-            with clock_at(self.at(day + 1) - dt.timedelta(seconds=1)):
-                await run_expiry(self.database, self.at(day + 1) - dt.timedelta(seconds=1))
+            end = self.at(day + 1) - dt.timedelta(seconds=1)
+            with clock_at(end):
+                if self.reminders:
+                    await send_reminders(self.database, end)
+                await run_expiry(self.database, end)
         return self.counters
+
+    def _spread_claims(self, window: int) -> None:
+        """Each individual's yearly units spread over the days donors claim (``window``, a
+        year at least): one claim in each of its units' equal stretches, at a random moment of
+        it, so that the county's claims keep a steady rate instead of fading as budgets run
+        out. A shorter run keeps the stretches that fall in its window."""
+        year = max(window, 365)
+        for donor in self.donors:
+            if donor.kind.pools:
+                continue
+            stretch = year / donor.units
+            for unit in range(donor.units):
+                day = int((unit + self.rng.random()) * stretch)
+                hour = self.rng.uniform(7, 23)
+                if day < window:
+                    self.schedule(self.at(day, hour), donors.claim_action(self, donor))
 
     async def _run_day(self, day: int) -> None:
         end = self.at(day + 1)
@@ -92,7 +110,7 @@ class World(County):
                 share = _monthly(donor.units, self.rng)
                 if share <= 0:
                     continue
-                if self.policy == "claims":
+                if self.matching is None:
                     # Without a matched pool, the same donors claim needs themselves.
                     for _ in range(share):
                         self.schedule(
@@ -102,7 +120,7 @@ class World(County):
                     continue
                 async with self.database.write_sessionmaker.begin() as session:
                     await donors.offer(self, session, donor, share)
-            if self.policy == "claims+matching":
+            if self.matching == "monthly":
                 await runs.matching_run(self, day)
 
 
