@@ -83,10 +83,12 @@ async def allocation_read(session: SessionDep, allocation: Allocation) -> Alloca
         id=allocation.id, county_code=allocation.county_code,
         status=allocation.status,  # type: ignore[arg-type]
         pool_fen=allocation.pool_fen, total_fen=allocation.total_fen,
-        objective=allocation.objective, candidates=allocation.candidates,
-        solver_seconds=allocation.solver_seconds,
+        objective=round(allocation.objective, 2), candidates=allocation.candidates,
+        solver_seconds=round(allocation.solver_seconds, 3),
         items=[
-            AllocationItemRead(need_id=i.need_id, amount_fen=i.amount_fen, priority=i.priority)
+            AllocationItemRead(
+                need_id=i.need_id, amount_fen=i.amount_fen, priority=round(i.priority, 4)
+            )
             for i in chosen
         ],
         version=allocation.version, created_at=allocation.created_at,

@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.funds.models import PaymentNotification
+from app.funds.reconcile import reconcile
 from tests.factories import assert_problem
 from tests.funds.ledger_checks import check_ledger
 from tests.funds.simulator import Simulator, new_key
@@ -84,16 +86,25 @@ async def test_forged_stale_and_wrong_amount_notifications_are_refused_and_logge
     assert (await notify(client, pay, no)).json()["outcome"] == "accepted"
 
 
-async def test_a_closed_order_paid_late_is_acknowledged_and_not_booked(
-    client: AsyncClient, engine: AsyncEngine, pay: Simulator, donor: dict[str, str]
+async def test_a_closed_order_paid_late_is_acknowledged_not_booked_and_reconciled(
+    app: FastAPI, client: AsyncClient, engine: AsyncEngine, pay: Simulator, donor: dict[str, str]
 ) -> None:
+    booked = await order(client, donor, 2_500)
+    assert (await notify(client, pay, booked["out_trade_no"])).json()["outcome"] == "accepted"
     created = await order(client, donor, 1_000)
     closed = await client.post(f"/api/v1/donations/{created['id']}/close", headers=donor)
     assert closed.status_code == 200 and closed.json()["status"] == "closed"
     assert pay.orders[created["out_trade_no"]].state == "CLOSED"
     late = await notify(client, pay, created["out_trade_no"])
     assert (late.status_code, late.json()["outcome"]) == (200, "late")
-    assert await check_ledger(engine) == {}
+    assert (await check_ledger(engine))["pool:430525"] == 2_500
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    async with app.state.database.sessionmaker() as session:
+        mismatches = await reconcile(session, pay.provider(), today)
+    # The late payment was settled by the provider but never booked: the one mismatch.
+    assert [(m.out_trade_no, m.provider_fen, m.ledger_fen) for m in mismatches] == [
+        (created["out_trade_no"], 1_000, None)
+    ]
 
 
 async def test_offline_donations_are_booked_once_per_voucher_and_reversed_by_a_transaction(
