@@ -73,6 +73,24 @@ PAIRING_STATUS_NAMES = {
     "superseded": "已被取代",
 }
 URGENCY_NAMES = {1: "一般", 2: "较急", 3: "紧急"}
+NOTIFICATION_NAMES = {
+    "need.published": "需求已发布",
+    "need.claimed": "需求已被认领",
+    "need.released": "认领已放弃",
+    "need.delivered": "需求已送达",
+    "need.fulfilled": "需求已完成",
+    "need.lapsed": "认领已过期",
+    "need.disputed": "送达被退回",
+    "pairing.proposed": "有新的推荐",
+    "pairing.accepted": "推荐已接受",
+    "pairing.declined": "推荐已谢绝",
+    "pairing.lapsed": "推荐已过期",
+    "thanks.received": "收到感谢",
+    "reminder.claim_lapsing": "提醒：认领即将过期",
+    "reminder.proposal_waiting": "提醒：推荐等待答复",
+    "reminder.confirmation_waiting": "提醒：送达等待确认",
+    "digest.daily": "每日摘要",
+}
 FIELD_NAMES = {
     "village_code": "村代码",
     "head_name": "户主姓名",
@@ -118,6 +136,7 @@ ENV.globals.update(
     NEED_STATUS_NAMES=NEED_STATUS_NAMES,
     PAIRING_STATUS_NAMES=PAIRING_STATUS_NAMES,
     URGENCY_NAMES=URGENCY_NAMES,
+    NOTIFICATION_NAMES=NOTIFICATION_NAMES,
     CSRF_FIELD=CSRF_FIELD,
 )
 
