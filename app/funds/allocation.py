@@ -105,7 +105,7 @@ async def propose(
             need_id=ids[i],
             amount_fen=int(amounts[i]),
             priority=float(priorities[i]),
-        )  # fmt: skip
+        )
         for i in result.chosen.tolist()
     )
     await session.flush()

@@ -76,4 +76,4 @@ async def village_names(session: AsyncSession, codes: set[str]) -> dict[str, str
     if not codes:
         return {}
     rows = await session.execute(select(Region.code, Region.name).where(Region.code.in_(codes)))
-    return {code: name for code, name in rows.all()}
+    return dict(rows.all())

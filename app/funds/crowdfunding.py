@@ -202,9 +202,9 @@ async def refund_to_credits(session: AsyncSession, funding: NeedFunding, days: i
     legs, left = [], account.balance_fen
     for donor_id, share in shares:
         share = min(int(share or 0), left)
-        if share > 0:
-            credits = await credits_account(session, donor_id, funding, days)
-            legs.append(ledger.Leg(credits, share))
+        if share > 0 and donor_id is not None:
+            held = await credits_account(session, donor_id, funding, days)
+            legs.append(ledger.Leg(held, share))
             left -= share
     if left:
         legs.append(ledger.Leg(await ledger.pool(session, funding.county_code), left))

@@ -114,10 +114,10 @@ async def disclose(session: AsyncSession, code: str, period: str) -> DisclosureR
             SpendingRow(
                 township_code=t,
                 township_name=names.get(t, t),
-                category=c,  # type: ignore[arg-type]
+                category=c,
                 allocated_fen=a,
                 disbursed_fen=d,
-            )  # fmt: skip
+            )
             for (t, c), (a, d) in sorted(spending.items())
         ],
         balance=await balances(session, region.code),
@@ -125,11 +125,11 @@ async def disclose(session: AsyncSession, code: str, period: str) -> DisclosureR
             Disbursement(
                 need_id=f.need_id,
                 category=f.category,
-                village_code=f.village_code,  # type: ignore[arg-type]
+                village_code=f.village_code,
                 village_name=names.get(f.village_code, f.village_code),
                 amount_fen=amount,
                 disbursed_at=when,
-            )  # fmt: skip
+            )
             for f, amount, when in paid_out
         ],
     )

@@ -12,6 +12,7 @@ import datetime as dt
 import secrets
 import time
 from collections.abc import Mapping
+from typing import ClassVar
 
 import structlog
 from sqlalchemy import select
@@ -46,7 +47,7 @@ class NotificationRefused(AppError):
 
     status, code, title = 401, "payment_notification_forged", "Notification refused"
     keeps_writes = True
-    STATUSES = {
+    STATUSES: ClassVar[dict[str, int]] = {
         "payment_notification_undecryptable": 400,
         "payment_order_unknown": 404,
         "payment_amount_mismatch": 422,
@@ -184,8 +185,8 @@ async def _settle(
             legs.append(ledger.Leg(account, to_need))
         if amount - to_need:
             assert donation.donor_id is not None
-            credits = await credits_account(session, donation.donor_id, funding, credits_days)
-            legs.append(ledger.Leg(credits, amount - to_need))
+            spare = await credits_account(session, donation.donor_id, funding, credits_days)
+            legs.append(ledger.Leg(spare, amount - to_need))
     await ledger.post(
         session, key, kind, legs, county_code=donation.county_code, channel=donation.channel,
         donation_id=donation.id, funding_id=funding.id if funding else None,

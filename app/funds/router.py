@@ -55,7 +55,7 @@ def _provider(request: Request) -> WechatPay | None:
 
 def donation_read(donation: Donation) -> DonationRead:
     return DonationRead(
-        id=donation.id, status=donation.status, channel=donation.channel,  # type: ignore[arg-type]
+        id=donation.id, status=donation.status, channel=donation.channel,
         amount_fen=donation.amount_fen, to_need_fen=donation.to_need_fen,
         county_code=donation.county_code, need_id=donation.need_id,
         out_trade_no=donation.out_trade_no, code_url=donation.code_url,
@@ -69,7 +69,7 @@ async def funding_read(session: SessionDep, funding: NeedFunding) -> FundingRead
     return FundingRead(
         id=funding.id, need_id=funding.need_id, category=funding.category,
         village_code=funding.village_code, source=funding.source,
-        status=funding.status,  # type: ignore[arg-type]
+        status=funding.status,
         target_fen=funding.target_fen, raised_fen=await crowdfunding.raised(session, funding),
         deadline=funding.deadline, funded_at=funding.funded_at,
         purchased_at=funding.purchased_at, completed_at=funding.completed_at,
@@ -81,7 +81,7 @@ async def allocation_read(session: SessionDep, allocation: Allocation) -> Alloca
     chosen = await allocations.items(session, allocation.id)
     return AllocationRead(
         id=allocation.id, county_code=allocation.county_code,
-        status=allocation.status,  # type: ignore[arg-type]
+        status=allocation.status,
         pool_fen=allocation.pool_fen, total_fen=allocation.total_fen,
         objective=round(allocation.objective, 2), candidates=allocation.candidates,
         solver_seconds=round(allocation.solver_seconds, 3),

@@ -249,7 +249,8 @@ class WechatPay:
 
     async def trade_bill(self, day: dt.date) -> list[Settled]:
         """The day's successful payments, from the trade bill (GET /v3/bill/tradebill)."""
-        url = f"{self.config.base_url}/v3/bill/tradebill?bill_date={day.isoformat()}&bill_type=SUCCESS"
+        query = f"bill_date={day.isoformat()}&bill_type=SUCCESS"
+        url = f"{self.config.base_url}/v3/bill/tradebill?{query}"
         answer = (await self._call("GET", url)).json()
         bill = await self._call("GET", str(answer["download_url"]))
         return parse_trade_bill(bill.text)

@@ -34,7 +34,9 @@ async def fill(app: FastAPI, client: AsyncClient, county: Headers, village: Head
             deadline = (today + dt.timedelta(days=10)).isoformat()
             funding = {"need_id": need["id"], "deadline": deadline}
             _ok(await client.post("/api/v1/fundings", json=funding, headers=village))
-    proposed = _ok(await client.post("/api/v1/allocations", json={"county": "430525"}, headers=county))
+    proposed = _ok(
+        await client.post("/api/v1/allocations", json={"county": "430525"}, headers=county)
+    )
     assert proposed["items"], proposed
     _ok(await client.post(f"/api/v1/allocations/{proposed['id']}/approve", json={}, headers=county))
     simulator = Simulator()

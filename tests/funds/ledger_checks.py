@@ -23,7 +23,9 @@ async def check_ledger(engine: AsyncEngine) -> dict[str, int]:
         empty = (
             await connection.execute(
                 select(FundTransaction.id).where(
-                    ~select(FundEntry.id).where(FundEntry.transaction_id == FundTransaction.id).exists()
+                    ~select(FundEntry.id)
+                    .where(FundEntry.transaction_id == FundTransaction.id)
+                    .exists()
                 )
             )
         ).all()
@@ -31,7 +33,9 @@ async def check_ledger(engine: AsyncEngine) -> dict[str, int]:
         sums = dict(
             (
                 await connection.execute(
-                    select(FundEntry.account_id, func.sum(FundEntry.amount_fen)).group_by(FundEntry.account_id)
+                    select(FundEntry.account_id, func.sum(FundEntry.amount_fen)).group_by(
+                        FundEntry.account_id
+                    )
                 )
             ).all()
         )

@@ -67,7 +67,9 @@ class Simulator:
     refused: int = 0
     base_url: str = ""
 
-    def config(self, notify_url: str = "http://aixin.test/api/v1/payments/notify/wechat_pay") -> Config:
+    def config(
+        self, notify_url: str = "http://aixin.test/api/v1/payments/notify/wechat_pay"
+    ) -> Config:
         return Config(
             base_url=self.base_url, mchid=MCHID, appid=APPID,
             merchant_serial=self.merchant_serial, merchant_key=self.merchant_key,
@@ -121,17 +123,29 @@ class Simulator:
         """A payment notification of an order, as the platform sends it: headers and body."""
         order = self.orders[out_trade_no]
         if state == "SUCCESS" and not order.transaction_id:
-            order.transaction_id = "42000" + "".join(secrets.choice("0123456789") for _ in range(23))
+            order.transaction_id = "42000" + "".join(
+                secrets.choice("0123456789") for _ in range(23)
+            )
             order.state = "SUCCESS"
+        amount = {
+            "total": order.amount_fen if total is None else total,
+            "payer_total": order.amount_fen,
+            "currency": "CNY",
+            "payer_currency": "CNY",
+        }
         trade = {
-            "mchid": MCHID, "appid": APPID, "out_trade_no": out_trade_no,
-            "transaction_id": order.transaction_id or None, "trade_type": "NATIVE",
-            "trade_state": state, "trade_state_desc": "支付成功" if state == "SUCCESS" else state,
-            "bank_type": "OTHERS", "success_time": time.strftime("%Y-%m-%dT%H:%M:%S+08:00"),
+            "mchid": MCHID,
+            "appid": APPID,
+            "out_trade_no": out_trade_no,
+            "transaction_id": order.transaction_id or None,
+            "trade_type": "NATIVE",
+            "trade_state": state,
+            "trade_state_desc": "支付成功" if state == "SUCCESS" else state,
+            "bank_type": "OTHERS",
+            "success_time": time.strftime("%Y-%m-%dT%H:%M:%S+08:00"),
             "payer": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
-            "amount": {"total": order.amount_fen if total is None else total, "payer_total": order.amount_fen,
-                       "currency": "CNY", "payer_currency": "CNY"},
-        }  # fmt: skip
+            "amount": amount,
+        }
         resource = encrypt_resource(
             self.api_v3_key, json.dumps(trade, ensure_ascii=False).encode(), "transaction"
         )
@@ -157,7 +171,8 @@ class Simulator:
         )
         values = {k.strip(): v.strip().strip('"') for k, v in fields.items()}
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        message = f"{request.method}\n{path}\n{values.get('timestamp')}\n{values.get('nonce_str')}\n{body}\n"
+        stamp, nonce = values.get("timestamp"), values.get("nonce_str")
+        message = f"{request.method}\n{path}\n{stamp}\n{nonce}\n{body}\n"
         return values.get("mchid") == MCHID and verify(
             self.merchant_key.public_key(), message, values.get("signature", "")
         )
@@ -165,7 +180,10 @@ class Simulator:
     def _answer(self, payload: Any | None, status: int = 200) -> Response:
         body = "" if payload is None else json.dumps(payload, separators=(",", ":"))
         return Response(
-            body, status_code=status, headers=self.signed_headers(body), media_type="application/json"
+            body,
+            status_code=status,
+            headers=self.signed_headers(body),
+            media_type="application/json",
         )
 
     async def _native(self, request: Request) -> Response:
@@ -191,14 +209,19 @@ class Simulator:
         return self._answer({"hash_type": "SHA1", "hash_value": "", "download_url": url})
 
     async def _download(self, request: Request) -> Response:
-        header = ("交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,"
-                  "交易状态,付款银行,货币种类,应结订单金额,代金券金额,商品名称")  # fmt: skip
+        header = (
+            "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,"
+            "交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,商品名称"
+        )
         lines = [header]
         for order in self.orders.values():
             if order.state == "SUCCESS":
-                cells = [time.strftime("%Y-%m-%d %H:%M:%S"), APPID, MCHID, "0", "", order.transaction_id,
-                         order.out_trade_no, "oUpF8u", "NATIVE", "SUCCESS", "OTHERS", "CNY",
-                         f"{order.amount_fen // 100}.{order.amount_fen % 100:02d}", "0.00", order.description]  # fmt: skip
+                yuan = f"{order.amount_fen // 100}.{order.amount_fen % 100:02d}"
+                cells = [
+                    time.strftime("%Y-%m-%d %H:%M:%S"), APPID, MCHID, "0", "",
+                    order.transaction_id, order.out_trade_no, "oUpF8u", "NATIVE", "SUCCESS",
+                    "OTHERS", "CNY", yuan, "0.00", order.description,
+                ]  # fmt: skip
                 lines.append(",".join(f"`{c}" for c in cells))
         lines += ["总交易单数,应结订单总金额", f"`{len(lines) - 1},`0.00"]
         body = "\n".join(lines)
@@ -208,7 +231,9 @@ class Simulator:
         return Starlette(
             routes=[
                 Route("/v3/pay/transactions/native", self._native, methods=["POST"]),
-                Route("/v3/pay/transactions/out-trade-no/{no}/close", self._close, methods=["POST"]),
+                Route(
+                    "/v3/pay/transactions/out-trade-no/{no}/close", self._close, methods=["POST"]
+                ),
                 Route("/v3/bill/tradebill", self._bill, methods=["GET"]),
                 Route("/v3/billdownload/file", self._download, methods=["GET"]),
             ]

@@ -11,7 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.db import utcnow
 from app.funds import crowdfunding
-from tests.factories import DONGKOU_VILLAGE, admin_headers, assert_problem, make_household, post_need
+from tests.factories import (
+    DONGKOU_VILLAGE,
+    admin_headers,
+    assert_problem,
+    make_household,
+    post_need,
+)
 from tests.funds.ledger_checks import check_ledger
 from tests.funds.simulator import Simulator
 from tests.funds.test_donations import notify, order
@@ -50,12 +56,15 @@ async def test_a_need_is_funded_at_exactly_its_value_and_the_rest_is_credits(
         f"/api/v1/fundings/{funding['id']}/purchase", json={"voucher_no": "FP-2026-77"},
         headers=village,
     )  # fmt: skip
-    assert bought.status_code == 200 and bought.json()["status"] == "purchased", bought.text
+    assert bought.status_code == 200, bought.text
+    assert bought.json()["status"] == "purchased"
     done = await client.post(f"/api/v1/fundings/{funding['id']}/confirm", headers=village)
     assert done.json()["status"] == "completed"
     balances = await check_ledger(engine)
     assert (balances[f"need:{need_id}"], balances["disbursed:430525"]) == (0, 100_000)
-    public = await client.get("/api/v1/disclosure/430525", params={"period": str(dt.date.today().year)})
+    public = await client.get(
+        "/api/v1/disclosure/430525", params={"period": str(dt.date.today().year)}
+    )
     assert public.status_code == 200, public.text
     body = public.json()
     assert [d["need_id"] for d in body["disbursements"]] == [need_id]
@@ -76,11 +85,12 @@ async def test_an_expired_crowdfunding_becomes_credits_then_the_pool(
         assert await crowdfunding.expire_fundings(session, after_deadline, 30) == 1
     read = (await client.get(f"/api/v1/fundings/{funding['id']}", headers=donor)).json()
     assert read["status"] == "expired"
-    credits = {k: v for k, v in (await check_ledger(engine)).items() if k.startswith("credits:")}
-    assert list(credits.values()) == [30_000]
+    held = {k: v for k, v in (await check_ledger(engine)).items() if k.startswith("credits:")}
+    assert list(held.values()) == [30_000]
     gift = {"amount_fen": 10_000, "target": {"pool": "430525"}, "channel": "credits"}
     given = await client.post("/api/v1/donations", json=gift, headers=donor)
-    assert given.status_code == 201 and given.json()["status"] == "paid", given.text
+    assert given.status_code == 201, given.text
+    assert given.json()["status"] == "paid"
     too_much = {**gift, "amount_fen": 20_001}
     assert_problem(await client.post("/api/v1/donations", json=too_much, headers=donor), 409,
                    "insufficient_credits")  # fmt: skip

@@ -24,7 +24,8 @@ async def order(client: AsyncClient, donor: dict[str, str], amount: int, **targe
     response = await client.post("/api/v1/donations", json=body, headers=donor)
     assert response.status_code == 201, response.text
     created = response.json()
-    assert created["status"] == "pending" and created["code_url"].startswith("weixin://")
+    assert created["status"] == "pending"
+    assert created["code_url"].startswith("weixin://")
     return dict(created)
 
 
@@ -53,11 +54,14 @@ async def test_an_online_donation_is_paid_once_with_a_receipt(
     assert (again.status_code, again.json()["outcome"]) == (200, "duplicate")
     read = (await client.get(f"/api/v1/donations/{created['id']}", headers=donor)).json()
     year = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).year
-    assert read["status"] == "paid" and read["receipt_no"] == f"430525-{year}-000001"
+    assert read["status"] == "paid"
+    assert read["receipt_no"] == f"430525-{year}-000001"
     receipt = await client.get(f"/api/v1/donations/{created['id']}/receipt", headers=donor)
-    assert receipt.status_code == 200 and receipt.json()["amount_fen"] == 5_000
+    assert receipt.status_code == 200
+    assert receipt.json()["amount_fen"] == 5_000
     balances = await check_ledger(engine)
-    assert balances["pool:430525"] == 5_000 and balances["clearing:wechat_pay"] == -5_000
+    assert balances["pool:430525"] == 5_000
+    assert balances["clearing:wechat_pay"] == -5_000
     stats = (await client.get("/api/v1/stats/funds", params={"county": "430525"})).json()
     assert (stats["online_fen"], stats["offline_fen"], stats["pool_fen"]) == (5_000, 0, 5_000)
     assert await outcomes(engine) == ["accepted", "duplicate"]
@@ -93,7 +97,8 @@ async def test_a_closed_order_paid_late_is_acknowledged_not_booked_and_reconcile
     assert (await notify(client, pay, booked["out_trade_no"])).json()["outcome"] == "accepted"
     created = await order(client, donor, 1_000)
     closed = await client.post(f"/api/v1/donations/{created['id']}/close", headers=donor)
-    assert closed.status_code == 200 and closed.json()["status"] == "closed"
+    assert closed.status_code == 200
+    assert closed.json()["status"] == "closed"
     assert pay.orders[created["out_trade_no"]].state == "CLOSED"
     late = await notify(client, pay, created["out_trade_no"])
     assert (late.status_code, late.json()["outcome"]) == (200, "late")
@@ -124,9 +129,15 @@ async def test_offline_donations_are_booked_once_per_voucher_and_reversed_by_a_t
     assert stats["offline_fen"] == 1_320_000
     donation_id = first.json()["id"]
     reverse = {"reason": "凭证号录错"}
-    undone = await client.post(f"/api/v1/donations/{donation_id}/reverse", json=reverse, headers=county)
-    assert undone.status_code == 200 and undone.json()["status"] == "reversed"
-    twice = await client.post(f"/api/v1/donations/{donation_id}/reverse", json=reverse, headers=county)
+    undone = await client.post(
+        f"/api/v1/donations/{donation_id}/reverse", json=reverse, headers=county
+    )
+    assert undone.status_code == 200
+    assert undone.json()["status"] == "reversed"
+    twice = await client.post(
+        f"/api/v1/donations/{donation_id}/reverse", json=reverse, headers=county
+    )
     assert_problem(twice, 409, "invalid_transition")
     balances = await check_ledger(engine)
-    assert balances["pool:430525"] == 0 and balances["offline:430525"] == 0
+    assert balances["pool:430525"] == 0
+    assert balances["offline:430525"] == 0

@@ -15,9 +15,10 @@ import datetime as dt
 from collections.abc import Coroutine
 from typing import Any, ClassVar
 
-import pytest
 from fastapi import FastAPI
-from hypothesis import HealthCheck, settings, strategies as st
+from httpx import AsyncClient
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
@@ -26,7 +27,6 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from httpx import AsyncClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -57,7 +57,9 @@ class FundPool(RuleBasedStateMachine):
         super().__init__()
         self.run(empty_tables(self.world.engine))
         self.county = self.run(admin_headers(self.world.app, self.world.client, "county", "430525"))
-        self.village = self.run(admin_headers(self.world.app, self.world.client, "village", DONGKOU_VILLAGE))
+        self.village = self.run(
+            admin_headers(self.world.app, self.world.client, "village", DONGKOU_VILLAGE)
+        )
         self.donor = self.run(donor_headers(self.world.client))
         self.orders: list[str] = []
         self.sent: list[tuple[dict[str, str], bytes]] = []
@@ -106,7 +108,11 @@ class FundPool(RuleBasedStateMachine):
     def provider_writes(self, pick: int, fail: bool) -> None:
         """The provider writes another notification of an order (a copy, or its closing)."""
         no = self.orders[pick % len(self.orders)]
-        self.sent.append(self.world.simulator.notification(no, state="CLOSED" if fail and pick % 3 == 0 else "SUCCESS"))
+        self.sent.append(
+            self.world.simulator.notification(
+                no, state="CLOSED" if fail and pick % 3 == 0 else "SUCCESS"
+            )
+        )
 
     @precondition(lambda self: self.sent)
     @rule(pick=st.integers(0, 10_000))
@@ -119,7 +125,9 @@ class FundPool(RuleBasedStateMachine):
         outcome = answer.json()["outcome"]
         after = self.run(check_ledger(self.world.engine))
         if outcome == "accepted":
-            self.income += after.get("clearing:wechat_pay", 0) * -1 - before.get("clearing:wechat_pay", 0) * -1
+            self.income += (
+                after.get("clearing:wechat_pay", 0) * -1 - before.get("clearing:wechat_pay", 0) * -1
+            )
         else:
             assert after == before, outcome  # a duplicate or a late one changes nothing
 
@@ -142,7 +150,9 @@ class FundPool(RuleBasedStateMachine):
     @rule(pick=st.integers(0, 10_000))
     def reverse_offline(self, pick: int) -> None:
         donation_id = self.offline.pop(pick % len(self.offline))
-        answer = self.post(f"/api/v1/donations/{donation_id}/reverse", {"reason": "录入错误"}, self.county)
+        answer = self.post(
+            f"/api/v1/donations/{donation_id}/reverse", {"reason": "录入错误"}, self.county
+        )
         assert answer.status_code in (200, 409), answer.text
         if answer.status_code == 200:
             self.income -= answer.json()["amount_fen"]
@@ -153,10 +163,14 @@ class FundPool(RuleBasedStateMachine):
     def post_need(self, value: int, crowdfund: bool) -> None:
         household = self.run(make_household(self.world.client, self.village))
         value = max(value, 100_000) if crowdfund else value
-        need = self.run(post_need(self.world.client, self.village, household["id"], value_fen=value))
+        need = self.run(
+            post_need(self.world.client, self.village, household["id"], value_fen=value)
+        )
         if crowdfund:
             deadline = (dt.date.today() + dt.timedelta(days=5)).isoformat()
-            opened = self.post("/api/v1/fundings", {"need_id": need["id"], "deadline": deadline}, self.village)
+            opened = self.post(
+                "/api/v1/fundings", {"need_id": need["id"], "deadline": deadline}, self.village
+            )
             assert opened.status_code == 201, opened.text
             self.needs.append(need["id"])
 
@@ -164,7 +178,9 @@ class FundPool(RuleBasedStateMachine):
     def allocate(self) -> None:
         proposed = self.post("/api/v1/allocations", {"county": "430525"}, self.county)
         assert proposed.status_code == 201, proposed.text
-        approved = self.post(f"/api/v1/allocations/{proposed.json()['id']}/approve", {}, self.county)
+        approved = self.post(
+            f"/api/v1/allocations/{proposed.json()['id']}/approve", {}, self.county
+        )
         assert approved.status_code in (200, 409), approved.text
         if approved.status_code == 200:
             self.allocated += approved.json()["total_fen"]
@@ -173,7 +189,9 @@ class FundPool(RuleBasedStateMachine):
     def deadlines_pass(self) -> None:
         async def expire() -> None:
             async with self.world.app.state.database.write_sessionmaker.begin() as session:
-                await crowdfunding.expire_fundings(session, dt.date.today() + dt.timedelta(days=6), 30)
+                await crowdfunding.expire_fundings(
+                    session, dt.date.today() + dt.timedelta(days=6), 30
+                )
 
         self.run(expire())
         self.needs.clear()
@@ -205,7 +223,11 @@ class FundPool(RuleBasedStateMachine):
     def the_ledger_holds(self) -> None:
         balances = self.run(check_ledger(self.world.engine))
         received = -sum(v for k, v in balances.items() if k.startswith(("clearing:", "offline:")))
-        held = sum(v for k, v in balances.items() if k.startswith(("pool:", "need:", "credits:", "disbursed:")))
+        held = sum(
+            v
+            for k, v in balances.items()
+            if k.startswith(("pool:", "need:", "credits:", "disbursed:"))
+        )
         assert received == held == self.income
         by_kind = self.run(pool_by_kind(self.world.engine))
         assert balances.get("pool:430525", 0) == sum(by_kind.values())
@@ -233,8 +255,12 @@ async def test_the_ledger_holds_under_random_steps(
     world.loop = asyncio.get_running_loop()
     FundPool.world = world
     chosen = settings(
-        max_examples=8, stateful_step_count=20, deadline=None, derandomize=True,
-        suppress_health_check=list(HealthCheck), database=None,
+        max_examples=8,
+        stateful_step_count=20,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        database=None,
     )
     await asyncio.to_thread(run_state_machine_as_test, FundPool, settings=chosen)
     assert {"allocation", "credit_expiry", "credit_gift", "income"} <= REACHED, REACHED

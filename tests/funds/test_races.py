@@ -29,9 +29,9 @@ from fastapi import FastAPI
 
 from app.core.errors import PROBLEM_MEDIA_TYPE
 from app.core.settings import Settings
+from app.core.transitions import TransitionTable
 from app.funds import crowdfunding
 from app.funds.states import TABLES
-from app.core.transitions import TransitionTable
 from tests.factories import DONGKOU_VILLAGE, admin_headers, donor_headers, make_household, post_need
 from tests.funds.ledger_checks import check_ledger
 from tests.funds.simulator import Simulator
@@ -115,7 +115,9 @@ async def test_fifty_copies_of_one_notification_post_one_income_entry(
     answers = await asyncio.gather(
         *(http.post(NOTIFY, content=body, headers=headers) for _ in range(50))
     )
-    assert [a.status_code for a in answers] == [200] * 50, [a.text for a in answers if a.status_code != 200]
+    assert [a.status_code for a in answers] == [200] * 50, [
+        a.text for a in answers if a.status_code != 200
+    ]
     outcomes = sorted(a.json()["outcome"] for a in answers)
     assert outcomes == ["accepted"] + ["duplicate"] * 49
     balances = await check_ledger(engine)
@@ -177,12 +179,16 @@ class Stage:
         created = await new_order(self.http, donor, 10_000, {"pool": "430525"})
         if state == "paid":
             await self.pay(created["out_trade_no"])
-        return Arena(created["id"], donor, await self.admins("county", "430525"), created["out_trade_no"])
+        return Arena(
+            created["id"], donor, await self.admins("county", "430525"), created["out_trade_no"]
+        )
 
     async def funding(self, state: str) -> Arena:
         village = await self.admins("village", DONGKOU_VILLAGE)
         household = await make_household(self.http, village[0])
-        need = await post_need(self.http, village[0], household["id"], category="health", value_fen=100_000)
+        need = await post_need(
+            self.http, village[0], household["id"], category="health", value_fen=100_000
+        )
         deadline = dt.date.today() + dt.timedelta(days=5)
         opened = await self.http.post(
             "/api/v1/fundings", json={"need_id": need["id"], "deadline": deadline.isoformat()},
@@ -214,8 +220,12 @@ class Stage:
         await post_need(self.http, village, household["id"], category="goods", value_fen=20_000)
         income = {"county": "430525", "voucher_no": f"R-{free_port()}", "amount_fen": 20_000,
                   "received_on": dt.date.today().isoformat()}  # fmt: skip
-        assert (await self.http.post("/api/v1/donations/offline", json=income, headers=county[0])).status_code == 201
-        proposed = await self.http.post("/api/v1/allocations", json={"county": "430525"}, headers=county[0])
+        assert (
+            await self.http.post("/api/v1/donations/offline", json=income, headers=county[0])
+        ).status_code == 201
+        proposed = await self.http.post(
+            "/api/v1/allocations", json={"county": "430525"}, headers=county[0]
+        )
         assert proposed.status_code == 201, proposed.text
         return Arena(proposed.json()["id"], {}, county)
 
@@ -253,7 +263,9 @@ async def act(stage: Stage, entity: str, action: str, arena: Arena, n: int) -> A
     if entity == "donation":
         body = {"reason": "录入错误"} if action == "reverse" else None
         who = arena.donor if action == "close" else admin
-        return http_answer(await http.post(f"/api/v1/donations/{arena.record_id}/{action}", json=body, headers=who))
+        return http_answer(
+            await http.post(f"/api/v1/donations/{arena.record_id}/{action}", json=body, headers=who)
+        )
     if entity == "funding" and action == "fund":
         # Half the need each: the payment that completes it funds it; one past it is credits.
         headers, body = stage.simulator.notification(arena.orders.pop())
@@ -262,11 +274,17 @@ async def act(stage: Stage, entity: str, action: str, arena: Arena, n: int) -> A
     if entity == "funding" and action == "expire":
         assert arena.deadline is not None
         async with stage.app.state.database.write_sessionmaker.begin() as session:
-            moved = await crowdfunding.expire_fundings(session, arena.deadline + dt.timedelta(days=1), 30)
+            moved = await crowdfunding.expire_fundings(
+                session, arena.deadline + dt.timedelta(days=1), 30
+            )
         return Answer(moved == 1, None)
     if entity == "funding":
         body = {"voucher_no": "FP-2"} if action == "purchase" else None
-        return http_answer(await http.post(f"/api/v1/fundings/{arena.record_id}/{action}", json=body, headers=admin))
+        return http_answer(
+            await http.post(
+                f"/api/v1/fundings/{arena.record_id}/{action}", json=body, headers=admin
+            )
+        )
     return http_answer(
         await http.post(f"/api/v1/allocations/{arena.record_id}/{action}", json={}, headers=admin)
     )

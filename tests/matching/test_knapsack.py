@@ -29,7 +29,9 @@ def test_the_knapsack_equals_brute_force_on_small_instances(seed: int) -> None:
     capacity = int(rng.integers(0, max(1, int(weights.sum())) + 1))
     result = knapsack(values, weights, capacity)
     assert result.weight == int(weights[result.chosen].sum()) <= capacity
-    assert result.value == pytest.approx(brute_force(values, weights, capacity), rel=1e-12, abs=1e-9)
+    assert result.value == pytest.approx(
+        brute_force(values, weights, capacity), rel=1e-12, abs=1e-9
+    )
     assert np.all(values[result.chosen] > 0)
 
 
@@ -55,5 +57,5 @@ def test_everything_that_fits_is_taken() -> None:
     ],
 )
 def test_bad_arguments_are_refused(values: list, weights: list, capacity: int) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must"):
         knapsack(values, weights, capacity)
