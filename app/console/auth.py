@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import TypeAdapter, ValidationError
 
 from app.accounts import service as accounts
 from app.accounts.deps import PasswordsDep, TokensDep
@@ -21,8 +24,11 @@ from app.core.crypto import VaultDep
 from app.core.db import SessionDep
 from app.core.errors import TooManyRequests, Unauthorized
 from app.core.ratelimit import RateLimitsDep, client_address
+from app.core.types import Text
 
 router = APIRouter()
+# The sign-in form's fields pass the API's input gate (no NUL, no lone surrogate).
+FormText: TypeAdapter[str] = TypeAdapter(Annotated[str, Text(1024, min_length=0, strip=False)])
 
 HOME = {
     "village": "/console/households",
@@ -61,7 +67,12 @@ async def login(
 ) -> Response:
     """Sign in by username or mobile number; the session is a sign-in family of the account."""
     form = await request.form()
-    username, password = str(form.get("username") or ""), str(form.get("password") or "")
+    try:
+        username = FormText.validate_python(form.get("username") or "")
+        password = FormText.validate_python(form.get("password") or "")
+    except ValidationError:
+        context = {"username": "", "error": "用户名或密码含有不能使用的字符。"}
+        return page(request, "login.html", context, status_code=422)
     if not username.strip() or not password:
         context = {"username": username, "error": "请填写用户名（或手机号）和密码。"}
         return page(request, "login.html", context, status_code=422)

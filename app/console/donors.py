@@ -13,6 +13,7 @@ from fastapi.responses import Response
 
 from app.accounts.models import User
 from app.console.auth import redirect
+from app.console.forms import counter
 from app.console.households import parsed
 from app.console.render import page, problem_message
 from app.console.session import ConsoleUser, Csrf, undo
@@ -139,7 +140,7 @@ async def notifications(request: Request, session: SessionDep, user: ConsoleUser
 async def mark_read(request: Request, session: SessionDep, user: ConsoleUser) -> Response:
     """Mark every notification shown so far as read."""
     form = await request.form()
-    up_to = str(form.get("up_to") or "")
-    if up_to.isascii() and up_to.isdigit():
-        await inbox.mark_read(session, user.id, int(up_to))
+    up_to = counter(form.get("up_to"), digits=18)
+    if up_to is not None:
+        await inbox.mark_read(session, user.id, up_to)
     return redirect("/console/notifications?notice=read")

@@ -42,6 +42,13 @@ def values(
     return found
 
 
+def counter(text: object, digits: int = 9) -> int | None:
+    """A version or an id a form sent back: ASCII digits of a bounded length, else None."""
+    if isinstance(text, str) and text.isascii() and text.isdigit() and len(text) <= digits:
+        return int(text)
+    return None
+
+
 def yuan_to_fen(text: str) -> int | str:
     """Yuan written with up to two decimals (12 or 12.5 or 12.50) as fen; else the text."""
     whole, _, cents = text.strip().partition(".")

@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from app.accounts.models import User
 from app.accounts.policy import admin_scope
 from app.console.auth import redirect
-from app.console.forms import values
+from app.console.forms import counter, values
 from app.console.render import field_errors, page, problem_message
 from app.console.session import ConsoleUser, Csrf, undo
 from app.core.crypto import VaultDep
@@ -160,8 +160,7 @@ async def edit_household(
         checkboxes=["key_household"],
         keep_blank=["main_helper", "liaison"],
     )
-    version_text = str(form.get("version") or "")
-    version = int(version_text) if version_text.isascii() and version_text.isdigit() else None
+    version = counter(form.get("version"))
     try:
         data = HouseholdUpdate.model_validate(sent)
     except ValidationError as exc:

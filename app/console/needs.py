@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.models import User
 from app.accounts.policy import admin_scope
 from app.console.auth import redirect
-from app.console.forms import values, yuan_to_fen
+from app.console.forms import counter, values, yuan_to_fen
 from app.console.households import office, parsed
 from app.console.render import field_errors, page, problem_message
 from app.console.session import ConsoleUser, Csrf, undo
@@ -170,8 +170,7 @@ async def edit_need(
     admin = office(user)
     form = await request.form()
     sent = _need_values(form, EDIT_FIELDS)
-    version_text = str(form.get("version") or "")
-    version = int(version_text) if version_text.isascii() and version_text.isdigit() else 0
+    version = counter(form.get("version")) or 0
     try:
         data = NeedUpdate.model_validate(sent)
         await posting.update_need(session, admin, need_id, version, data, _settings(request))

@@ -84,6 +84,7 @@ async def test_a_wrong_password_is_a_readable_message(app: FastAPI, browsers: Br
     assert answer.status_code == 401
     assert "用户名或密码错误" in answer.text or "密码" in answer.text
     assert "aixin_console=" not in answer.headers.get("set-cookie", "")
+    assert (await sign_in(browser, "li\x00hua")).status_code == 422
 
 
 async def test_a_form_posted_without_its_token_is_refused(app: FastAPI, browsers: Browsers) -> None:
