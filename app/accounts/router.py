@@ -15,9 +15,9 @@ from app.accounts.deps import (
     PasswordsDep,
     TokensDep,
     bearer,
-    get_access_claims,
     get_current_user,
-    get_donor,
+    read_claims,
+    require_donor,
 )
 from app.accounts.models import User
 from app.accounts.schemas import (
@@ -36,7 +36,7 @@ from app.accounts.schemas import (
 )
 from app.accounts.sms import SmsProvider
 from app.core.crypto import VaultDep
-from app.core.db import SessionDep
+from app.core.db import SessionDep, statement_reads
 from app.core.openapi import link, links, problems
 from app.core.pagination import Cursor, Limit
 from app.core.ratelimit import RATE_LIMITED, RateLimitsDep, client_address
@@ -74,7 +74,7 @@ class SignInForm(OAuth2PasswordRequestForm):
         )
 
 
-def get_sms(request: Request) -> SmsProvider:
+async def get_sms(request: Request) -> SmsProvider:
     """The provider that sends verification codes (``AIXIN_SMS_PROVIDER``)."""
     provider: SmsProvider = request.app.state.sms
     return provider
@@ -184,7 +184,7 @@ async def logout(
     if body is not None and body.refresh_token is not None:
         await service.sign_out_refresh(session, body.refresh_token)
     else:
-        claims = get_access_claims(tokens, token)
+        claims = read_claims(tokens, token)
         user = await get_current_user(session, claims)
         await service.sign_out(session, user, claims.family)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -200,6 +200,7 @@ async def _me(session: SessionDep, user: User) -> Me:
 
 
 @me_router.get("/me", response_model=Me)
+@statement_reads
 async def read_me(session: SessionDep, user: CurrentUser) -> Me:
     """The signed-in account, its unread notifications and its notification preferences."""
     return await _me(session, user)
@@ -210,7 +211,7 @@ async def update_me(session: SessionDep, user: CurrentUser, body: MeUpdate) -> M
     """Change the signed-in account's settings: the roll of honour (爱心榜, a donor's; an admin
     gets 403) and how notifications reach it."""
     if body.honour_roll is not None:
-        await service.update_donor(session, get_donor(user), body.honour_roll)
+        await service.update_donor(session, require_donor(user), body.honour_roll)
     if body.notifications is not None:
         await inbox.set_preferences(session, user.id, body.notifications)
     return await _me(session, user)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -40,6 +42,7 @@ NAMING_CONVENTION = {
 
 WRITE_OPTION = "aixin_write"
 WRITES_MARK = "_aixin_writes"
+STATEMENT_READS_MARK = "_aixin_statement_reads"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
@@ -47,6 +50,14 @@ Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 def writes(endpoint: Endpoint) -> Endpoint:
     """Mark a GET route that writes (an access log, say): its transaction is a write one."""
     setattr(endpoint, WRITES_MARK, True)
+    return endpoint
+
+
+def statement_reads(endpoint: Endpoint) -> Endpoint:
+    """Mark a read-only GET route whose queries need no common snapshot (each is answered
+    from the database as it is when it runs): on PostgreSQL it runs without BEGIN and COMMIT,
+    two round trips fewer. A route whose figures must add up across queries stays unmarked."""
+    setattr(endpoint, STATEMENT_READS_MARK, True)
     return endpoint
 
 
@@ -140,18 +151,47 @@ def make_engine(settings: Settings, *, command_timeout: float | None = None) -> 
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         echo=settings.db_echo,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
-        pool_pre_ping=True,
+        # The connection used last is used next: busy ones stay fresh (no ping), and the
+        # rest rest long enough to be pinged, or closed by the server's idle timeout.
+        pool_use_lifo=True,
         connect_args={
             "timeout": settings.db_connect_timeout_seconds,
             "command_timeout": command_timeout,
         },
     )
+    event.listen(engine.sync_engine, "connect", _mark_used)
+    event.listen(engine.sync_engine, "checkin", _mark_used)
+    event.listen(engine.sync_engine, "checkout", _ping_when_idle)
+    return engine
+
+
+# A pooled connection that has rested this long is pinged before use: the server may have gone
+# away meanwhile (restarted, failed over). One used moments ago is not, saving the ping's three
+# round trips (BEGIN, a statement, ROLLBACK) on a busy service; should its server die in that
+# moment, the request fails as one in flight would (503) and the pool drops the connection.
+PING_AFTER_IDLE_SECONDS = 1.0
+_LAST_USED = "aixin_last_used"
+
+
+def _mark_used(dbapi_connection: Any, record: Any) -> None:
+    record.info[_LAST_USED] = time.monotonic()
+
+
+def _ping_when_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    last_used = record.info.get(_LAST_USED)
+    if last_used is not None and time.monotonic() - last_used < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        dbapi_connection.ping()
+    except Exception as exc:
+        # The pool drops this connection and checks out another (a new one if need be).
+        raise DisconnectionError(f"the pooled connection failed its ping: {exc}") from exc
 
 
 class Database:
@@ -166,6 +206,15 @@ class Database:
         self.write_sessionmaker = async_sessionmaker(
             self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
         )
+        # Reads that need no common snapshot run statement by statement (no BEGIN, no COMMIT).
+        self.statement_sessionmaker = (
+            self.sessionmaker
+            if settings.is_sqlite
+            else async_sessionmaker(
+                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                expire_on_commit=False,
+            )
+        )
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -177,11 +226,14 @@ _MARK_KEY_COMMITTED = text("UPDATE idempotency_keys SET state = 'committed' WHER
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session and one transaction per request: commit on success, roll back on error."""
     database: Database = request.app.state.database
-    route = request.scope.get("route")
-    reads_only = request.method in SAFE_METHODS and not getattr(
-        getattr(route, "endpoint", None), WRITES_MARK, False
-    )
-    factory = database.sessionmaker if reads_only else database.write_sessionmaker
+    endpoint = getattr(request.scope.get("route"), "endpoint", None)
+    reads_only = request.method in SAFE_METHODS and not getattr(endpoint, WRITES_MARK, False)
+    if not reads_only:
+        factory = database.write_sessionmaker
+    elif getattr(endpoint, STATEMENT_READS_MARK, False):
+        factory = database.statement_sessionmaker
+    else:
+        factory = database.sessionmaker
     async with factory() as session:
         try:
             yield session

@@ -48,6 +48,8 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     )
     structlog.configure(
         processors=[
+            # A line below the level is dropped before anything is done to it.
+            structlog.stdlib.filter_by_level,
             *shared,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],

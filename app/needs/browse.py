@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Row, Select, or_, select, tuple_
+from sqlalchemy import ColumnElement, Integer, Row, Select, bindparam, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
@@ -48,8 +49,17 @@ class BrowseFilters:
 
 def visible_to(user: User) -> ColumnElement[bool]:
     """Admins see the needs of their scope; anyone else the needs that were ever published."""
-    scope = scope_or_none(user)
+    return _visible_in(scope_or_none(user))
+
+
+def _visible_in(scope: Scope | None) -> ColumnElement[bool]:
     return scope.where(Need.village_code) if scope else Need.published_at.is_not(None)
+
+
+def _scope_code(user: User) -> str | None:
+    """What a statement's visibility depends on: the admin's scope code, None for a donor."""
+    scope = scope_or_none(user)
+    return scope.code if scope else None
 
 
 def _view_statement() -> Select[Need, str, str, int, bool]:
@@ -95,11 +105,23 @@ async def pairing_read(session: AsyncSession, pairing: Pairing) -> PairingRead:
     return PairingRead.of(pairing, (await summaries(session, [pairing.need_id]))[pairing.need_id])
 
 
+# The statements of the hot reads are built once for each shape and kept, their values bound
+# at execution: building one costs more than running it. The shapes are bounded (the scope codes,
+# statuses, regions, categories and sort orders the API accepts); values of no bounded set (ids,
+# cursors, limits) are bind parameters, and a text search is built afresh each time.
+STATEMENTS_KEPT = 1024
+
+
+@functools.lru_cache(maxsize=STATEMENTS_KEPT)
+def _one_statement(scope_code: str | None) -> Select[Need, str, str, int, bool]:
+    scope = Scope(scope_code) if scope_code is not None else None
+    return _view_statement().where(Need.id == bindparam("need_id"), _visible_in(scope))
+
+
 async def get_view(session: AsyncSession, user: User, need_id: int) -> NeedView:
     """The need as ``user`` may see it; 404 when it is outside what the user may see."""
-    row = (
-        await session.execute(_view_statement().where(Need.id == need_id, visible_to(user)))
-    ).first()
+    statement = _one_statement(_scope_code(user))
+    row = (await session.execute(statement, {"need_id": need_id})).first()
     if row is None:
         raise NotFound(f"No need {need_id}", code="need_not_found")
     return _view(row)
@@ -141,8 +163,8 @@ def _parse_cursor(sort: Sort, cursor: str) -> list[object]:
         raise Unprocessable("The cursor is not one this API made", code="invalid_cursor") from exc
 
 
-def _filters(user: User, filters: BrowseFilters) -> list[ColumnElement[bool]]:
-    conditions = [Need.status.in_(filters.statuses), visible_to(user)]
+def _filters(scope: Scope | None, filters: BrowseFilters) -> list[ColumnElement[bool]]:
+    conditions = [Need.status.in_(filters.statuses), _visible_in(scope)]
     if filters.region:
         conditions.append(Scope(filters.region).where(Need.village_code))
     if filters.category:
@@ -161,6 +183,40 @@ def _filters(user: User, filters: BrowseFilters) -> list[ColumnElement[bool]]:
     return conditions
 
 
+@functools.lru_cache(maxsize=STATEMENTS_KEPT)
+def _kept_page_statement(
+    scope_code: str | None, filters: BrowseFilters, sort: Sort, after_cursor: bool
+) -> Select[Need, str, str, int, bool]:
+    return _build_page_statement(scope_code, filters, sort, after_cursor)
+
+
+def _page_statement(
+    scope_code: str | None, filters: BrowseFilters, sort: Sort, after_cursor: bool
+) -> Select[Need, str, str, int, bool]:
+    """The page's statement; its parameters are ``limit`` and ``after_<i>`` (the cursor's)."""
+    build = _build_page_statement if filters.q else _kept_page_statement
+    return build(scope_code, filters, sort, after_cursor)
+
+
+def _build_page_statement(
+    scope_code: str | None, filters: BrowseFilters, sort: Sort, after_cursor: bool
+) -> Select[Need, str, str, int, bool]:
+    columns, descending = _SORT_KEYS[sort]
+    scope = Scope(scope_code) if scope_code is not None else None
+    statement = _view_statement().where(*_filters(scope, filters))
+    if after_cursor:
+        key = tuple_(*columns)
+        after = tuple_(
+            *(
+                bindparam(f"after_{index}", type_=column.type)
+                for index, column in enumerate(columns)
+            )
+        )
+        statement = statement.where(key < after if descending else key > after)
+    order = [column.desc() if descending else column.asc() for column in columns]
+    return statement.order_by(*order).limit(bindparam("limit", type_=Integer()))
+
+
 async def browse(
     session: AsyncSession,
     user: User,
@@ -173,14 +229,12 @@ async def browse(
     """One page of needs in a stable keyset order; the cursor of the next page, if any."""
     if not user.is_admin and filters.statuses != ("published",):
         raise Forbidden("Only admins may browse needs that are not published", code="admin_only")
-    columns, descending = _SORT_KEYS[sort]
-    statement = _view_statement().where(*_filters(user, filters))
+    statement = _page_statement(_scope_code(user), filters, sort, cursor is not None)
+    parameters: dict[str, object] = {"limit": limit + 1}
     if cursor:
         after = _parse_cursor(sort, cursor)
-        key = tuple_(*columns)
-        statement = statement.where(key < tuple(after) if descending else key > tuple(after))
-    order = [column.desc() if descending else column.asc() for column in columns]
-    rows = (await session.execute(statement.order_by(*order).limit(limit + 1))).all()
+        parameters.update({f"after_{index}": value for index, value in enumerate(after)})
+    rows = (await session.execute(statement, parameters)).all()
     views = [_view(row) for row in rows[:limit]]
     next_cursor = encode_cursor(_cursor_values(sort, views[-1].need)) if len(rows) > limit else None
     return views, next_cursor

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
 from app.accounts.deps import Admin, CurrentUser
 from app.accounts.models import User
-from app.core.db import SessionDep
+from app.core.db import SessionDep, statement_reads
 from app.core.errors import NotFound, PreconditionRequired
 from app.core.openapi import link, links, problems
 from app.core.pagination import Cursor, Limit
@@ -175,6 +175,7 @@ async def post_need(
 
 
 @router.get("", response_model=NeedPage, responses={**BROWSED_LINKS, **problems(403)})
+@statement_reads
 async def list_needs(
     session: SessionDep,
     user: CurrentUser,
@@ -212,6 +213,7 @@ async def list_needs(
 
 
 @router.get("/{need_id}", response_model=AnyNeedRead)
+@statement_reads
 async def read_need(
     session: SessionDep, user: CurrentUser, need_id: NeedId, response: Response
 ) -> NeedRead | NeedPublicRead:
