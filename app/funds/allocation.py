@@ -145,6 +145,7 @@ async def approve(
         allocation,
         ALLOCATION,
         "approve",
+        lost="allocation_changed",
         decided_by_id=admin.id,
         decided_at=now,
         reason=reason,
@@ -173,7 +174,9 @@ async def approve(
             session, f"allocation:{allocation.id}", "allocation", legs,
             county_code=allocation.county_code, allocation_id=allocation.id,
         )  # fmt: skip
-    await move(session, allocation, ALLOCATION, "execute", executed_at=utcnow())
+    await move(
+        session, allocation, ALLOCATION, "execute", lost="allocation_changed", executed_at=utcnow()
+    )
     return allocation
 
 
@@ -183,7 +186,7 @@ async def reject(
     allocation = await get_allocation(session, scope, allocation_id)
     _county_admin(admin, scope, allocation.county_code)
     await move(
-        session, allocation, ALLOCATION, "reject", decided_by_id=admin.id, decided_at=utcnow(),
-        reason=reason,
+        session, allocation, ALLOCATION, "reject", lost="allocation_changed",
+        decided_by_id=admin.id, decided_at=utcnow(), reason=reason,
     )  # fmt: skip
     return allocation

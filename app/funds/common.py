@@ -25,13 +25,20 @@ class Versioned(Protocol):
 
 
 async def move(
-    session: AsyncSession, row: Versioned, table: TransitionTable, action: str, **values: Any
+    session: AsyncSession,
+    row: Versioned,
+    table: TransitionTable,
+    action: str,
+    *,
+    lost: str,
+    **values: Any,
 ) -> str:
-    """``action`` on ``row`` if nobody moved it since it was read (id, status and version)."""
+    """``action`` on ``row`` if nobody moved it since it was read (id, status and version);
+    the loser of a race gets 409 ``lost``."""
     model: Any = type(row)
     return await compare_and_set(
         session, row, table, action,
-        guard=(model.version == row.version,),
+        guard=(model.version == row.version,), lost=lost,
         version=row.version + 1, updated_at=utcnow(), **values,
     )  # fmt: skip
 

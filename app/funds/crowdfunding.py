@@ -102,7 +102,7 @@ async def start_allocated(
 async def reached_target(session: AsyncSession, funding: NeedFunding) -> None:
     """Funded at 100%: the crowdfunding closes (the caller holds the funding's row lock)."""
     if await ledger.balance(session, funding.account_id) == funding.target_fen:
-        await move(session, funding, FUNDING, "fund", funded_at=utcnow())
+        await move(session, funding, FUNDING, "fund", lost="funding_changed", funded_at=utcnow())
 
 
 async def raised(session: AsyncSession, funding: NeedFunding) -> int:
@@ -141,8 +141,7 @@ async def purchase(
         photo = await session.get(Photo, body.photo_id)
         if photo is None or photo.need_id != funding.need_id:
             raise NotFound("No such photo of this need", code="photo_not_found")
-    await move(
-        session, funding, FUNDING, "purchase", purchased_at=utcnow(),
+    await move(session, funding, FUNDING, "purchase", lost="funding_changed", purchased_at=utcnow(),
         purchase_voucher=body.voucher_no, purchase_photo_id=body.photo_id,
         purchase_note=body.note,
     )  # fmt: skip
@@ -159,7 +158,7 @@ async def purchase(
 async def confirm(session: AsyncSession, admin: User, scope: Scope, funding_id: int) -> NeedFunding:
     """The village confirms the household received what was bought."""
     funding = await get_funding(session, funding_id, scope)
-    await move(session, funding, FUNDING, "confirm", completed_at=utcnow())
+    await move(session, funding, FUNDING, "confirm", lost="funding_changed", completed_at=utcnow())
     return funding
 
 
@@ -180,7 +179,7 @@ async def expire_fundings(
     ).all()
 
     async def expire(funding: NeedFunding) -> None:
-        await move(session, funding, FUNDING, "expire", expired_at=utcnow())
+        await move(session, funding, FUNDING, "expire", lost="funding_changed", expired_at=utcnow())
         await refund_to_credits(session, funding, credits_days)
 
     return await move_each(session, due, expire)

@@ -150,7 +150,7 @@ async def _give_credits(
         session, donation, legs, kind="credit_gift", key=f"credits:{donation.id}",
         credits_days=credits_days,
     )  # fmt: skip
-    await move(session, donation, DONATION, "pay", paid_at=now)
+    await move(session, donation, DONATION, "pay", lost="donation_changed", paid_at=now)
 
 
 async def _settle(
@@ -245,10 +245,7 @@ async def notified(
         notification = provider.read_notification(headers, body, now=time.time())
     except Rejected as refused:
         await _log(session, refused.outcome, refused.detail, None)
-        raise NotificationRefused(
-            f"Notification refused: {refused.detail}",
-            code=f"payment_notification_{refused.outcome}",
-        ) from None
+        raise _refusal(refused) from None
     donation = await session.scalar(
         select(Donation).where(Donation.out_trade_no == notification.out_trade_no)
     )
@@ -270,6 +267,15 @@ async def notified(
             "The amount paid is not the donation's amount", code="payment_amount_mismatch"
         )
     return await _apply(session, donation, notification, credits_days)
+
+
+def _refusal(refused: Rejected) -> NotificationRefused:
+    detail = f"Notification refused: {refused.detail}"
+    if refused.outcome == "stale":
+        return NotificationRefused(detail, code="payment_notification_stale")
+    if refused.outcome == "undecryptable":
+        return NotificationRefused(detail, code="payment_notification_undecryptable")
+    return NotificationRefused(detail, code="payment_notification_forged")
 
 
 def _amount_agrees(provider: WechatPay, donation: Donation, notification: Notification) -> bool:
@@ -299,7 +305,12 @@ async def _apply(
                 await _pay(session, donation, notification, credits_days)
             else:
                 await move(
-                    session, donation, DONATION, "fail", closed_reason=notification.trade_state
+                    session,
+                    donation,
+                    DONATION,
+                    "fail",
+                    lost="donation_changed",
+                    closed_reason=notification.trade_state,
                 )
     except Conflict:
         # Another copy of the notification (or the donor's close) moved it first.
@@ -321,8 +332,7 @@ async def _pay(
     session: AsyncSession, donation: Donation, notification: Notification, credits_days: int
 ) -> None:
     now = utcnow()
-    await move(
-        session, donation, DONATION, "pay", paid_at=now,
+    await move(session, donation, DONATION, "pay", lost="donation_changed", paid_at=now,
         provider_transaction_id=notification.transaction_id,
     )  # fmt: skip
     # Numbered only once the donation is ours to settle: a losing copy takes no number.
@@ -360,7 +370,14 @@ async def close(
     DONATION.check(donation.status, "close")
     if donation.donor_id != donor.id:
         raise Forbidden("Only the donor closes an order", code="not_owner")
-    await move(session, donation, DONATION, "close", closed_reason="closed by the donor")
+    await move(
+        session,
+        donation,
+        DONATION,
+        "close",
+        lost="donation_changed",
+        closed_reason="closed by the donor",
+    )
     if provider is not None and donation.out_trade_no:
         await provider.close_order(donation.out_trade_no)
     return donation
@@ -400,7 +417,13 @@ async def record_offline(
         credits_days=0,  # an offline donation goes to the pool: no credits
     )  # fmt: skip
     await move(
-        session, donation, DONATION, "pay", paid_at=now, **(await _receipt(session, donation, now))
+        session,
+        donation,
+        DONATION,
+        "pay",
+        lost="donation_changed",
+        paid_at=now,
+        **(await _receipt(session, donation, now)),
     )
     return donation
 
@@ -415,7 +438,9 @@ async def reverse(
     DONATION.check(donation.status, "reverse")
     if admin.role not in ("county", "platform"):
         raise Forbidden("Only the county office reverses a donation", code="county_only")
-    await move(session, donation, DONATION, "reverse", closed_reason=reason)
+    await move(
+        session, donation, DONATION, "reverse", lost="donation_changed", closed_reason=reason
+    )
     original = await session.scalars(
         select(FundTransaction).where(
             FundTransaction.donation_id == donation.id, FundTransaction.kind != "reversal"

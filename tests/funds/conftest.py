@@ -21,7 +21,8 @@ def simulator() -> Iterator[Simulator]:
 
 @pytest.fixture
 async def pay(app: FastAPI, client: AsyncClient, simulator: Simulator) -> AsyncIterator[Simulator]:
-    """The app speaks to the simulator as its merchant for this test."""
+    """The app speaks to the simulator as its merchant for this test (no orders of others)."""
+    simulator.orders.clear()
     app.state.wechat_pay = simulator.provider()
     yield simulator
     app.state.wechat_pay = None
