@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
 from app.core.db import utcnow
-from app.core.errors import AppError, Conflict, Forbidden, NotFound, ServiceUnavailable
+from app.core.errors import AppError, Conflict, Forbidden, NotFound
 from app.core.scope import Scope
 from app.core.settings import Settings
 from app.funds import ledger
@@ -92,8 +92,9 @@ async def donate(
         await _give_credits(session, donation, donor, settings.credits_days)
         return donation
     if provider is None:
-        raise ServiceUnavailable(
-            "Online donations are not configured", code="payment_channel_unavailable"
+        raise Conflict(
+            "Online donations are not open here (no payment channel is configured)",
+            code="payment_channel_unavailable",
         )
     donation.out_trade_no = f"AXD{secrets.token_hex(10).upper()}"
     expires = utcnow() + dt.timedelta(minutes=settings.payment_order_minutes)
@@ -238,8 +239,9 @@ async def notified(
     refused (4xx, so the provider sends it again, and logged); a duplicate or a late one (the
     order already settled, failed or closed) is acknowledged and changes nothing."""
     if provider is None:
-        raise ServiceUnavailable(
-            "Online donations are not configured", code="payment_channel_unavailable"
+        raise Conflict(
+            "Online donations are not open here (no payment channel is configured)",
+            code="payment_channel_unavailable",
         )
     try:
         notification = provider.read_notification(headers, body, now=time.time())

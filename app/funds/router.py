@@ -134,7 +134,11 @@ async def read_donation(
     return donation_read(await donations.get_own(session, user, donation_id))
 
 
-@router.post("/donations/{donation_id}/close", response_model=DonationRead, responses=STEP)
+@router.post(
+    "/donations/{donation_id}/close",
+    response_model=DonationRead,
+    responses=problems(403, 404, 409, 503),
+)
 async def close_donation(
     session: SessionDep, donor: Donor, donation_id: Annotated[IdParam, Path()], request: Request
 ) -> DonationRead:
@@ -177,7 +181,7 @@ async def read_receipt(
 @router.post(
     "/payments/notify/wechat_pay",
     response_model=NotifyAnswer,
-    responses=problems(400, 401, 404, 422, 503),
+    responses=problems(400, 401, 404, 409, 422),
 )
 async def wechat_pay_notify(session: SessionDep, request: Request) -> NotifyAnswer:
     """WeChat Pay's payment notification: signed by the platform, the transaction encrypted."""
