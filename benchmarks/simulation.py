@@ -1,14 +1,15 @@
-"""A simulated year of a county under both policies, on fresh databases: the mission's comparison.
+"""A simulated year of a county under each policy, on fresh databases: the mission's comparison.
 
 ``python -m benchmarks.simulation [--profile dongkou] [--seed 1] [--engines sqlite,postgresql]
-[--runs 1] [--jobs 1] [--policies claims,claims+matching]``. Each run is ``aixin simulate`` in
-its own process on a database built for it (migrations, bundled regions), so its wall time and
-peak memory are its own. The table gives, per policy, 对接成功率, needs never served, the
-median days from publishing to receipt, the spread of village rates (coefficient of variation
-and Gini) and the calibration of the learned model (Brier score against a constant prediction
-at the observed rate); then the wall time and peak memory of each engine and policy (median of
-the runs). ``--jobs 2`` runs two simulations at once (faster, but each then shares the
-machine). Results go to benchmarks/results/simulation.json.
+[--runs 1] [--jobs 1] [--policies claims,claims+matching,claims+daily,claims+daily+no-effect]``.
+Each run is ``aixin simulate`` in its own process on a database built for it (migrations,
+bundled regions), so its wall time, CPU time and peak memory are its own. The table gives, per
+policy, 对接成功率, needs never served, the median days from publishing to receipt, the spread
+of village rates (coefficient of variation and Gini) and the calibration of the learned model
+(Brier score against a constant prediction at the observed rate); then the wall time, CPU time
+(user and system, all threads) and peak memory of each engine and policy (median of the runs).
+``--jobs 2`` runs two simulations at once (faster, but each then shares the machine). Results go
+to benchmarks/results/simulation.json.
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def print_report(report: dict[str, Any], args: argparse.Namespace, policies: lis
     runs = report["runs"]
     first = {policy: next(r for r in runs if r["policy"] == policy) for policy in policies}
     print(f"\n{args.profile}, {args.months} months, seed {args.seed}")
-    print(f"  {'':28}" + "".join(f"{policy:>18}" for policy in policies))
+    print(f"  {'':28}" + "".join(f"{policy:>24}" for policy in policies))
     rows = [
         ("needs published", "published"),
         ("needs fulfilled", "fulfilled"),
@@ -140,13 +141,13 @@ def print_report(report: dict[str, Any], args: argparse.Namespace, policies: lis
         ("village rate Gini", "village_rate_gini"),
     ]
     for label, key in rows:
-        print(f"  {label:28}" + "".join(f"{first[p][key]!s:>18}" for p in policies))
+        print(f"  {label:28}" + "".join(f"{first[p][key]!s:>24}" for p in policies))
     for label, key in (
         ("Brier (learned model)", "brier"),
         ("Brier (constant rate)", "constant_brier"),
     ):
         print(
-            f"  {label:28}" + "".join(f"{first[p]['calibration'].get(key)!s:>18}" for p in policies)
+            f"  {label:28}" + "".join(f"{first[p]['calibration'].get(key)!s:>24}" for p in policies)
         )
     print(
         "\n  engine       policy                    wall s (median)  CPU s (median)"
