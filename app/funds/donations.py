@@ -45,17 +45,16 @@ FAILED_TRADE_STATES = ("CLOSED", "PAYERROR", "REVOKED")
 class NotificationRefused(AppError):
     """A notification refused; its log row stays (the request's writes are kept)."""
 
-    status, code, title = 401, "payment_notification_forged", "Notification refused"
+    status, code, title = 400, "payment_notification_forged", "Notification refused"
     keeps_writes = True
     STATUSES: ClassVar[dict[str, int]] = {
-        "payment_notification_undecryptable": 400,
         "payment_order_unknown": 404,
         "payment_amount_mismatch": 422,
     }
 
     def __init__(self, detail: str, *, code: str) -> None:
         super().__init__(detail, code=code)
-        self.status = self.STATUSES.get(code, 401)
+        self.status = self.STATUSES.get(code, 400)
 
 
 # -- creating ----------------------------------------------------------------------------------

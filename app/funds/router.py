@@ -181,7 +181,7 @@ async def read_receipt(
 @router.post(
     "/payments/notify/wechat_pay",
     response_model=NotifyAnswer,
-    responses=problems(400, 401, 404, 409, 422),
+    responses=problems(400, 404, 409, 422),
 )
 async def wechat_pay_notify(session: SessionDep, request: Request) -> NotifyAnswer:
     """WeChat Pay's payment notification: signed by the platform, the transaction encrypted."""
