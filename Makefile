@@ -82,8 +82,16 @@ bench: install  ## Benchmarks (not tests): results printed and written to benchm
 	$(BIN)/python -m benchmarks.browse --needs $${BENCH_NEEDS:-100000}
 	$(BIN)/python -m benchmarks.matching
 	$(BIN)/python -m benchmarks.matching_service
+	$(BIN)/python -m benchmarks.console_import --rows $${BENCH_IMPORT_ROWS:-5000}
+	$(BIN)/python -m benchmarks.tutoring
+	$(BIN)/python -m benchmarks.knapsack
+	$(MAKE) bench-hot-path
 
-simulate: install  ## A year of Dongkou county under both policies, same seed (about an hour)
+.PHONY: bench-hot-path
+bench-hot-path: install  ## Aixin beside a minimal FastAPI service under wrk (HOT_PATH_ARGS=--quick)
+	$(BIN)/python -m benchmarks.hot_path $(HOT_PATH_ARGS)
+
+simulate: install  ## A year of Dongkou county under the four policies, same seed
 	$(BIN)/python -m benchmarks.simulation --profile $${SIM_PROFILE:-dongkou} --seed $${SIM_SEED:-1} --jobs 2
 
 proof: install  ## Load at the best rate for 5 minutes, and a database outage, on a private PostgreSQL

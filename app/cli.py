@@ -142,6 +142,42 @@ def expire() -> None:
 
 
 @cli.command()
+def reconcile(
+    date: Annotated[str, typer.Option("--date", help="The day (Beijing time), YYYY-MM-DD")],
+) -> None:
+    """Compare WeChat Pay's settled payments of a day with the ledger's income; list mismatches."""
+    import datetime as dt
+
+    from app.funds.reconcile import reconcile as compare
+    from app.funds.wechatpay import provider_for
+
+    try:
+        day = dt.date.fromisoformat(date)
+    except ValueError as exc:
+        typer.echo("aixin: --date is YYYY-MM-DD", err=True)
+        raise typer.Exit(2) from exc
+
+    async def job(settings: Settings) -> int:
+        provider = provider_for(settings)
+        if provider is None:
+            typer.echo("aixin: WeChat Pay is not configured (AIXIN_WECHAT_PAY_*)", err=True)
+            return 2
+
+        async def work(database: Any) -> int:
+            async with database.sessionmaker() as session:
+                mismatches = await compare(session, provider, day)
+            for mismatch in mismatches:
+                typer.echo(str(mismatch))
+            typer.echo(f"{day}: {len(mismatches)} 处不符")
+            return 1 if mismatches else 0
+
+        result: int = await _on_database(settings, work)
+        return result
+
+    raise typer.Exit(_run(job))
+
+
+@cli.command()
 def worker() -> None:
     """Deliver the outbox (webhooks) and run the scheduled jobs until stopped (SIGTERM, Ctrl-C).
 
@@ -234,7 +270,11 @@ def simulate(
     months: Annotated[int, typer.Option(min=1, max=36, help="Months of new needs")] = 12,
     seed: Annotated[int, typer.Option(help="Seed of every random draw")] = 1,
     policy: Annotated[
-        str, typer.Option(help="claims (first come only) or claims+matching (monthly runs)")
+        str,
+        typer.Option(
+            help="claims (first come only), claims+matching (monthly runs), claims+daily "
+            "(nightly runs and reminders) or claims+daily+no-effect (reminders unheeded)"
+        ),
     ] = "claims+matching",
     start: Annotated[str, typer.Option(help="First simulated day (YYYY-MM-DD)")] = "2026-01-01",
     output: Annotated[Path | None, typer.Option(help="Write the summary here (JSON)")] = None,

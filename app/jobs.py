@@ -28,6 +28,7 @@ from app.core.idempotency import purge_expired
 from app.core.settings import Settings
 from app.core.upsert import insert_or_nothing
 from app.events import service as events
+from app.funds import crowdfunding
 from app.inbox.service import CST
 from app.matchmaking import learning
 from app.matchmaking import service as matchmaking
@@ -185,6 +186,19 @@ async def send_digests(database: Database, now: dt.datetime | None = None) -> in
         return await reminders.send_digests(session, now)
 
 
+async def run_fund_deadlines(
+    database: Database, settings: Settings, now: dt.datetime | None = None
+) -> tuple[int, int]:
+    """Crowdfundings past their deadline into credits, and credits past theirs into the pools."""
+    moment = now or utcnow()
+    expired = await _drain(
+        database,
+        lambda s: crowdfunding.expire_fundings(s, moment.date(), settings.credits_days),
+    )
+    lapsed = await _drain(database, lambda s: crowdfunding.lapse_credits(s, moment))
+    return expired, lapsed
+
+
 async def counties_to_match(database: Database, settings: Settings) -> list[str]:
     """Counties with published needs whose daily matching is on."""
     if not settings.daily_matching:
@@ -222,6 +236,11 @@ async def run_scheduled(
         ("lapses", every(interval)(moment), lambda: _expire_and_forget(database, moment)),
         ("reminders", every(interval)(moment), lambda: send_reminders(database, moment)),
         ("digests", daily_at(DIGEST_HOUR)(moment), lambda: send_digests(database, moment)),
+        (
+            "fund_deadlines",
+            every(interval)(moment),
+            lambda: run_fund_deadlines(database, settings, moment),
+        ),
     ]
     if settings.model_refresh_seconds:
         refresh = every(settings.model_refresh_seconds)(moment)

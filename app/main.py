@@ -30,9 +30,9 @@ from app.core.settings import Settings, get_settings
 from app.funds.router import router as funds_router
 from app.funds.wechatpay import provider_for as wechat_pay_for
 from app.health.router import router as health_router
-from app.households import service as households_service
 from app.helpers.router import helpers_router
 from app.helpers.router import households_router as household_helpers_router
+from app.households import service as households_service
 from app.households.router import router as households_router
 from app.jobs import worker_loop
 from app.matchmaking import engine

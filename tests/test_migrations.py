@@ -42,6 +42,8 @@ from tests.factories import (
     register_donor,
     sign_in,
 )
+from tests.funds.fill import fill as fill_funds
+from tests.programmes.fill import fill as fill_programmes
 
 
 def _schema_diff(connection: Connection) -> list[object]:
@@ -368,6 +370,10 @@ async def fill(settings: Settings) -> Callers:
             await _telling(app, client, callers)
             await _needs(client, callers)
             await _matching(client, callers)
+            await fill_funds(app, client, callers.county, callers.village)
+            await fill_programmes(
+                client, callers.county, callers.village, callers.donor, callers.other
+            )
         await refresh_model(app.state.database)
         await deliver_due(app.state.database, settings)
         await run_scheduled(app.state.database, settings)

@@ -17,13 +17,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+# Housing repair (危房改造) and industry (产业发展) are this project's assumption too: few,
+# large needs, taken from the share of goods.
 CATEGORY_SHARE = {
-    "goods": 0.34,
+    "goods": 0.26,
     "schooling": 0.16,
     "health": 0.14,
     "employment": 0.12,
     "service": 0.14,
     "skills": 0.10,
+    "housing": 0.03,
+    "industry": 0.05,
 }
 # Typical value of a need of each category (fen); drawn log-normally around it, within the cap.
 CATEGORY_VALUE = {
@@ -33,6 +37,8 @@ CATEGORY_VALUE = {
     "employment": 50_000,
     "service": 20_000,
     "skills": 40_000,
+    "housing": 1_500_000,
+    "industry": 300_000,
 }
 
 
@@ -62,6 +68,8 @@ class Truth:
             "employment": 0.3,
             "service": 1.0,
             "skills": 0.5,
+            "housing": 0.2,
+            "industry": 0.4,
         }
     )
     # By distance between the donor's home and the need's village: same township, same

@@ -33,7 +33,7 @@ from app.core.db import clock_at
 from app.core.errors import AppError
 from app.jobs import MATCHING_HOUR, run_expiry, send_reminders
 from app.matchmaking import learning
-from app.simulation import donors, runs, seeding, villages
+from app.simulation import donors, helpers, runs, seeding, villages
 from app.simulation.state import CST, Counters, County, Donor
 
 
@@ -43,6 +43,7 @@ class World(County):
     async def setup(self) -> None:
         """Admins, households and donors, registered through the service."""
         await seeding.setup(self)
+        self.helping = await helpers.assign(self)
 
     async def run(self) -> Counters:
         posting = self.posting_days()
@@ -106,6 +107,7 @@ class World(County):
                 await learning.refresh(session)
             if day >= self.posting_days():
                 return
+            await helpers.month_of_acts(self, self.helping, self.at(day).astimezone(CST).date())
             for donor in pool:
                 share = _monthly(donor.units, self.rng)
                 if share <= 0:

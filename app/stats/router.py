@@ -109,9 +109,7 @@ async def read_helper_coverage(
 ) -> Coverage:
     """户帮户亲帮亲: the share of key households with a helper and a liaison, and with a help act
     in the last 30 days, by township; and the help acts per township and month."""
-    return await coverage.report(
-        session, admin, scope=scope, on=on, lower=date_from, upper=date_to
-    )
+    return await coverage.report(session, admin, scope=scope, on=on, lower=date_from, upper=date_to)
 
 
 Year = Annotated[int, Query(ge=2000, le=2100, description="A calendar year (CST)")]

@@ -2,7 +2,8 @@
 
 The fixture (tests/conftest.py) sends every exchange through :func:`scanner`. A request that
 registers or edits a household (through the API or a console form) adds its head's name to the
-names to look for; every response (JSON, or the console's HTML) is searched, as it arrives, for
+names to look for, and one that gives a household a new helper or liaison that person's name;
+every response (JSON, or the console's HTML) is searched, as it arrives, for
 an 18-character ID number, an 11-digit mobile number and every head name registered so far (a
 name can only leak after it was registered). Sent to a donor or to a caller without a valid
 token, any of them is a leak; sent to an admin, it must have its row in

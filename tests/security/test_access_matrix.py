@@ -63,6 +63,17 @@ from tests.security.calls import (
     sign_up_by_phone,
     withdraw,
 )
+from tests.security.programme_calls import (
+    ACT,
+    SESSION,
+    TUTOR,
+    TUTORING,
+    YEAR,
+    enrol,
+    helper,
+    on_pairing,
+    on_programme,
+)
 from tests.security.world import (
     DONORS,
     ROLES,
@@ -402,6 +413,72 @@ MATRIX: dict[str, Row] = {
         IN_SCOPE, fixed("GET", "/api/v1/stats/calibration", params={"scope": VILLAGE_A})
     ),
     "GET /api/v1/stats/donors": Row(SIGNED_IN_200, fixed("GET", "/api/v1/stats/donors")),
+    # 户帮户亲帮亲: a household's helpers are disclosed to admins in scope; a donor records acts
+    # only as the household's helper, so to the world's donors the household is not there.
+    "POST /api/v1/households/{household_id}/helpers": Row(
+        IN_SCOPE, on_record("POST", "/api/v1/households/{}/helpers", "household", json=helper())
+    ),
+    "GET /api/v1/households/{household_id}/helpers": Row(
+        IN_SCOPE, on_record("GET", "/api/v1/households/{}/helpers", "household")
+    ),
+    "POST /api/v1/households/{household_id}/help-acts": Row(
+        (401, 404, 404, 201, 404, 201, 404, 201, 404, 201),
+        on_record("POST", "/api/v1/households/{}/help-acts", "household", json=ACT),
+    ),
+    "GET /api/v1/households/{household_id}/help-acts": Row(
+        IN_SCOPE, on_record("GET", "/api/v1/households/{}/help-acts", "household")
+    ),
+    "GET /api/v1/helpers": Row(ADMINS_200, fixed("GET", "/api/v1/helpers", params=PAGE)),
+    # Programmes are a county's: created and paired by its county office, seen by every admin
+    # of the county and by every donor; students enrolled from households in scope.
+    "POST /api/v1/programmes": Row(
+        (401, 403, 403, 403, 403, 403, 403, 201, 403, 201),
+        fixed("POST", "/api/v1/programmes", json=TUTORING),
+    ),
+    "GET /api/v1/programmes": Row(SIGNED_IN_200, fixed("GET", "/api/v1/programmes", params=PAGE)),
+    "GET /api/v1/programmes/{programme_id}": Row(
+        (401,) + (200,) * 7 + (404, 200), on_programme("GET")
+    ),
+    "POST /api/v1/programmes/{programme_id}/students": Row(
+        (401, 403, 403, 201, 404, 201, 404, 201, 404, 201), enrol
+    ),
+    "GET /api/v1/programmes/{programme_id}/students": Row(
+        (401, 403, 403) + (200,) * 5 + (404, 200), on_programme("GET", "/students")
+    ),
+    "POST /api/v1/programmes/{programme_id}/volunteers": Row(
+        (401, 201, 201) + (403,) * 7,
+        on_programme("POST", "/volunteers", fresh=True, json=TUTOR),
+        consumes=True,
+    ),
+    "POST /api/v1/programmes/{programme_id}/matching": Row(
+        (401, 403, 403, 403, 403, 403, 403, 201, 404, 201), on_programme("POST", "/matching")
+    ),
+    "GET /api/v1/programmes/{programme_id}/pairings": Row(
+        (401,) + (200,) * 7 + (404, 200), on_programme("GET", "/pairings")
+    ),
+    "GET /api/v1/programme-pairings/{pairing_id}": Row(HOLDER_AND_SCOPE, on_pairing("GET")),
+    "POST /api/v1/programme-pairings/{pairing_id}/sessions": Row(
+        (401, 201, 404, 201, 404, 201, 404, 201, 404, 201),
+        on_pairing("POST", "/sessions", json=SESSION),
+    ),
+    "GET /api/v1/programme-pairings/{pairing_id}/sessions": Row(
+        HOLDER_AND_SCOPE, on_pairing("GET", "/sessions")
+    ),
+    "POST /api/v1/programme-pairings/{pairing_id}/{action}": Row(
+        IN_SCOPE, on_pairing("POST", "/renew")
+    ),
+    "GET /api/v1/stats/helpers": Row(
+        IN_SCOPE, fixed("GET", "/api/v1/stats/helpers", params={"scope": VILLAGE_A})
+    ),
+    # The year's summary is a county's or a township's; the county's is out of lower scopes.
+    "GET /api/v1/stats/annual": Row(
+        (401, 403, 403, 404, 404, 404, 404, 200, 404, 200),
+        fixed("GET", "/api/v1/stats/annual", params=YEAR),
+    ),
+    "GET /api/v1/stats/annual.xlsx": Row(
+        (401, 403, 403, 404, 404, 404, 404, 200, 404, 200),
+        fixed("GET", "/api/v1/stats/annual.xlsx", params=YEAR),
+    ),
 }
 
 

@@ -76,7 +76,9 @@ KEEPER: dict[str, Role] = {
 }
 HEAD_NAMES = {VILLAGE_A: "刘德华", VILLAGE_B: "王建国", VILLAGE_C: "李秀英", VILLAGE_D: "张桂兰"}
 Headers = dict[str, str]
-_categories = itertools.cycle(["goods", "schooling", "employment", "service", "skills"])
+_categories = itertools.cycle(
+    ["goods", "schooling", "employment", "service", "skills", "housing", "industry"]
+)
 
 
 def ok(response: Response, *statuses: int) -> dict[str, Any]:
