@@ -66,9 +66,9 @@ class Sheet:
 def template() -> bytes:
     """The import template: the headings, text columns for ID and phone, and the rules."""
     # openpyxl is imported where it is used: the server starts without it.
-    from openpyxl import Workbook  # type: ignore[import-untyped]
-    from openpyxl.styles import Font, PatternFill  # type: ignore[import-untyped]
-    from openpyxl.worksheet.datavalidation import (  # type: ignore[import-untyped]
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.worksheet.datavalidation import (
         DataValidation,
     )
 
@@ -187,7 +187,7 @@ def read(content: bytes, *, default_village: str | None) -> Sheet:
     ``default_village`` fills a blank village code (a village admin's own village).
     """
     from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException  # type: ignore[import-untyped]
+    from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
@@ -239,7 +239,7 @@ def workbook(
     """An .xlsx of one sheet: bold headings, then the lines; rates shown as percentages."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
+    from openpyxl.utils import get_column_letter
 
     book = Workbook()
     sheet = book.active

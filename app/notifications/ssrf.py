@@ -112,4 +112,3 @@ def pinned(url: str, address: Address) -> Pinned:
     literal = f"[{address}]" if address.version == 6 else str(address)
     netloc = literal if parts.port is None else f"{literal}:{parts.port}"
     return Pinned(parts._replace(netloc=netloc).geturl(), parts.netloc, hostname)
-

@@ -15,7 +15,7 @@ import datetime as dt
 import io
 from typing import Any
 
-from openpyxl import Workbook  # type: ignore[import-untyped]
+from openpyxl import Workbook
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
