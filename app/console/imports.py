@@ -1,8 +1,10 @@
 """Importing households from the register's .xlsx: a template, a dry run, then the commit.
 
 A dry run checks every row and reports the bad ones by row number and reason; the commit
-registers the good rows through :func:`app.households.service.create_household`, one per ID
-number, so importing the same file again registers nothing (its rows are already registered).
+registers the good rows through the household service (in chunks by
+:func:`~app.households.service.register_checked`, one by one by ``create_household`` after a
+conflict), one per ID number, so importing the same file again registers nothing (its rows
+are already registered).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from starlette.datastructures import UploadFile
 
 from app.accounts.models import User
 from app.accounts.policy import admin_scope
-from app.console import households_bulk, spreadsheet
+from app.console import spreadsheet
 from app.console.households import office
 from app.console.render import page
 from app.console.session import ConsoleUser, Csrf
@@ -125,7 +127,7 @@ async def _register(
     data = [row.household for row in rows if row.household is not None]
     try:
         async with session.begin_nested():
-            await households_bulk.register_checked(session, vault, admin, data)
+            await households.register_checked(session, vault, admin, data)
     except IntegrityError:
         for row in rows:
             assert row.household is not None

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, select, update
+from sqlalchemy import ColumnElement, Select, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -159,6 +159,31 @@ async def _village(session: AsyncSession, admin: User, code: str) -> Region:
     return region
 
 
+def _new_household(
+    vault: Vault, admin: User, data: HouseholdCreate, now: dt.datetime
+) -> dict[str, Any]:
+    """The columns of a newly registered household: personal fields encrypted, the name masked,
+    the ID number's blind index, version 1."""
+    return {
+        "village_code": data.village_code,
+        "county_code": data.village_code[:6],
+        "head_name_encrypted": vault.encrypt(data.head_name),
+        "head_name_masked": mask_name(data.head_name),
+        "id_number_encrypted": vault.encrypt(data.id_number),
+        "id_number_index": vault.blind_index(data.id_number),
+        "phone_encrypted": vault.encrypt(data.phone),
+        "size": data.size,
+        "support_category": data.support_category,
+        "key_household": data.key_household,
+        "main_helper": data.main_helper,
+        "liaison": data.liaison,
+        "version": 1,
+        "created_by_id": admin.id,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 async def create_household(
     session: AsyncSession, vault: Vault, admin: User, data: HouseholdCreate
 ) -> HouseholdRead:
@@ -167,31 +192,40 @@ async def create_household(
     index = vault.blind_index(data.id_number)
     if await session.scalar(select(Household.id).where(Household.id_number_index == index)):
         raise _exists()
-    now = utcnow()
-    household = Household(
-        village_code=village.code,
-        county_code=village.code[:6],
-        head_name_encrypted=vault.encrypt(data.head_name),
-        head_name_masked=mask_name(data.head_name),
-        id_number_encrypted=vault.encrypt(data.id_number),
-        id_number_index=index,
-        phone_encrypted=vault.encrypt(data.phone),
-        size=data.size,
-        support_category=data.support_category,
-        key_household=data.key_household,
-        main_helper=data.main_helper,
-        liaison=data.liaison,
-        version=1,
-        created_by_id=admin.id,
-        created_at=now,
-        updated_at=now,
-    )
+    household = Household(**_new_household(vault, admin, data, utcnow()))
     try:
         async with session.begin_nested():
             session.add(household)
     except IntegrityError as exc:  # a concurrent registration of the same ID number won
         raise _exists() from exc
     return await _disclose(session, vault, admin, household, village.name, "create")
+
+
+async def register_checked(
+    session: AsyncSession, vault: Vault, admin: User, rows: Sequence[HouseholdCreate]
+) -> list[int]:
+    """Register many households at once (the register's import); their ids.
+
+    The rows and their ``create`` entries in the access log are those :func:`create_household`
+    writes, in two statements for the lot. The caller has checked each row (a village in the
+    admin's scope, an ID number not registered yet) and runs the lot in a savepoint: the unique
+    blind index refuses a number registered meanwhile.
+    """
+    if not rows:
+        return []
+    now = utcnow()
+    values = [_new_household(vault, admin, data, now) for data in rows]
+    ids = list(await session.scalars(insert(Household).returning(Household.id), values))
+    request_id = current_request_id()
+    await session.execute(
+        insert(HouseholdAccess),
+        [
+            {"household_id": household_id, "actor_id": admin.id, "action": "create",
+             "request_id": request_id, "at": now}
+            for household_id in ids
+        ],
+    )  # fmt: skip
+    return ids
 
 
 # -- reading ----------------------------------------------------------------------------------
