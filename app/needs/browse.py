@@ -229,7 +229,7 @@ async def browse(
     """One page of needs in a stable keyset order; the cursor of the next page, if any."""
     if not user.is_admin and filters.statuses != ("published",):
         raise Forbidden("Only admins may browse needs that are not published", code="admin_only")
-    statement = _page_statement(_scope_code(user), filters, sort, cursor is not None)
+    statement = _page_statement(_scope_code(user), filters, sort, bool(cursor))
     parameters: dict[str, object] = {"limit": limit + 1}
     if cursor:
         after = _parse_cursor(sort, cursor)
