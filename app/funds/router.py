@@ -183,7 +183,7 @@ async def read_receipt(
     response_model=NotifyAnswer,
     responses=problems(400, 404, 409, 422),
 )
-async def wechat_pay_notify(session: SessionDep, request: Request) -> NotifyAnswer:
+async def receive_wechat_pay_notification(session: SessionDep, request: Request) -> NotifyAnswer:
     """WeChat Pay's payment notification: signed by the platform, the transaction encrypted."""
     outcome = await donations.notified(
         session, _provider(request), request.headers, await request.body(),

@@ -15,8 +15,8 @@ from app.core.types import IdParam
 from app.programmes import service
 from app.programmes.schemas import (
     MatchingRead,
-    PairingRead,
     ProgrammeCreate,
+    ProgrammePairingRead,
     ProgrammeRead,
     SessionCreate,
     SessionRead,
@@ -123,25 +123,25 @@ async def run_programme_matching(
     return await service.run_matching(session, admin, programme_id)
 
 
-@programmes_router.get("/{programme_id}/pairings", response_model=Page[PairingRead])
+@programmes_router.get("/{programme_id}/pairings", response_model=Page[ProgrammePairingRead])
 async def list_programme_pairings(
     session: SessionDep,
     user: CurrentUser,
     programme_id: ProgrammeId,
     limit: Limit = 20,
     cursor: Cursor = None,
-) -> Page[PairingRead]:
+) -> Page[ProgrammePairingRead]:
     """The programme's pairings, newest first: of your scope, or your own as a volunteer."""
     items, next_cursor = await service.list_pairings(
         session, user, programme_id, limit=limit, cursor=cursor
     )
-    return Page[PairingRead](items=items, next_cursor=next_cursor)
+    return Page[ProgrammePairingRead](items=items, next_cursor=next_cursor)
 
 
-@pairings_router.get("/{pairing_id}", response_model=PairingRead)
+@pairings_router.get("/{pairing_id}", response_model=ProgrammePairingRead)
 async def read_programme_pairing(
     session: SessionDep, user: CurrentUser, pairing_id: PairingId
-) -> PairingRead:
+) -> ProgrammePairingRead:
     """One pairing of your scope, or your own as its volunteer; with its sessions' success."""
     return await service.read_pairing(session, user, pairing_id)
 
@@ -176,11 +176,11 @@ async def list_tutoring_sessions(
 
 # After the sessions: a path's last segment is an action only when it is not "sessions".
 @pairings_router.post(
-    "/{pairing_id}/{action}", response_model=PairingRead, responses=problems(403, 409)
+    "/{pairing_id}/{action}", response_model=ProgrammePairingRead, responses=problems(403, 409)
 )
 async def move_programme_pairing(
     session: SessionDep, admin: Admin, pairing_id: PairingId, action: Action
-) -> PairingRead:
+) -> ProgrammePairingRead:
     """Renew a pairing for another term, pause, resume, complete or terminate it (admins in
     scope); 409 when its state does not allow the action or it changed meanwhile."""
     return await service.move(session, admin, pairing_id, action)

@@ -123,7 +123,7 @@ class VolunteerRead(BaseModel):
     created_at: dt.datetime
 
 
-class PairingRead(BaseModel):
+class ProgrammePairingRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
@@ -154,7 +154,7 @@ class MatchingRead(BaseModel):
     paired: int
     total_score: int
     solver_seconds: float
-    pairings: list[PairingRead]
+    pairings: list[ProgrammePairingRead]
 
 
 class SessionCreate(BaseModel):

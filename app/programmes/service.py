@@ -37,8 +37,8 @@ from app.programmes.models import (
 )
 from app.programmes.schemas import (
     MatchingRead,
-    PairingRead,
     ProgrammeCreate,
+    ProgrammePairingRead,
     SessionCreate,
     SessionRead,
     StudentEnrol,
@@ -458,9 +458,9 @@ async def _held(session: AsyncSession, pairing_ids: list[int]) -> dict[int, int]
     return {pairing_id: int(count) for pairing_id, count in rows.all()}
 
 
-def _read(pairing: ProgrammePairing, held: int) -> PairingRead:
+def _read(pairing: ProgrammePairing, held: int) -> ProgrammePairingRead:
     planned = pairing.sessions_planned
-    return PairingRead.model_validate(pairing).model_copy(
+    return ProgrammePairingRead.model_validate(pairing).model_copy(
         update={"sessions_held": held, "success": held / planned if planned else None}
     )
 
@@ -475,14 +475,14 @@ async def get_pairing(session: AsyncSession, user: User, pairing_id: int) -> Pro
     return pairing
 
 
-async def read_pairing(session: AsyncSession, user: User, pairing_id: int) -> PairingRead:
+async def read_pairing(session: AsyncSession, user: User, pairing_id: int) -> ProgrammePairingRead:
     pairing = await get_pairing(session, user, pairing_id)
     return _read(pairing, (await _held(session, [pairing.id])).get(pairing.id, 0))
 
 
 async def list_pairings(
     session: AsyncSession, user: User, programme_id: int, *, limit: int, cursor: str | None
-) -> tuple[list[PairingRead], str | None]:
+) -> tuple[list[ProgrammePairingRead], str | None]:
     """A programme's pairings: of the admin's scope, or the donor's own; newest first."""
     programme = await get_programme(session, user, programme_id)
     statement = select(ProgrammePairing).where(
@@ -495,7 +495,9 @@ async def list_pairings(
     return [_read(row, held.get(row.id, 0)) for row in rows], next_cursor
 
 
-async def move(session: AsyncSession, user: User, pairing_id: int, action: str) -> PairingRead:
+async def move(
+    session: AsyncSession, user: User, pairing_id: int, action: str
+) -> ProgrammePairingRead:
     """Apply ``action`` to a pairing if it is still in the state and version it was read in;
     the loser of a race gets 409 (``programme_pairing_changed``)."""
     pairing = await get_pairing(session, user, pairing_id)

@@ -16,11 +16,11 @@ from tests.factories import admin_headers, assert_problem
 OPERATIONS = ("get", "put", "post", "delete", "patch")
 # The verbs an operationId may start with: what a client does, never how it is routed.
 VERBS = {
-    "accept", "add", "cancel", "change", "check", "claim", "confirm", "create", "decline",
-    "delete", "deliver", "disable", "dispute", "edit", "enable", "find", "list", "logout", "mark",
-    "post", "retry",
-    "read", "refresh", "register", "release", "remove", "review", "send", "sign", "start",
-    "update", "withdraw",
+    "accept", "add", "approve", "assign", "cancel", "change", "check", "claim", "close", "confirm",
+    "create", "decline", "delete", "deliver", "disable", "dispute", "edit", "enable", "enrol",
+    "export", "find", "list", "logout", "mark", "move", "open", "post", "propose", "purchase",
+    "read", "receive", "record", "refresh", "register", "reject", "release", "remove", "retry",
+    "reverse", "review", "run", "send", "sign", "start", "update", "withdraw",
 }  # fmt: skip
 SNAKE_CASE = re.compile(r"^[a-z]+(_[a-z0-9]+)*$")
 NEVER_REPLAYED = {"/api/v1/auth/token", "/api/v1/auth/refresh"}
