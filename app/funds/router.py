@@ -114,7 +114,7 @@ async def create_donation(
 
 
 @router.post(
-    "/donations/offline",
+    "/offline-donations",
     response_model=DonationRead,
     status_code=status.HTTP_201_CREATED,
     responses=problems(403, 404, 409),

@@ -26,7 +26,7 @@ async def fill(app: FastAPI, client: AsyncClient, county: Headers, village: Head
     today = dt.date.today()
     income = {"county": "430525", "voucher_no": "FILL-1", "amount_fen": 200_000,
               "donor_name": "爱心企业", "received_on": today.isoformat()}  # fmt: skip
-    _ok(await client.post("/api/v1/donations/offline", json=income, headers=county))
+    _ok(await client.post("/api/v1/offline-donations", json=income, headers=county))
     for category, value in (("health", 100_000), ("goods", 50_000)):
         household = await make_household(client, village)
         need = await post_need(client, village, household["id"], category=category, value_fen=value)

@@ -34,7 +34,7 @@ async def test_an_approved_allocation_funds_the_chosen_needs_in_one_transaction(
     income = {"county": "430525", "voucher_no": "XJ-9", "amount_fen": 100_000,
               "received_on": dt.date.today().isoformat()}  # fmt: skip
     assert (
-        await client.post("/api/v1/donations/offline", json=income, headers=county)
+        await client.post("/api/v1/offline-donations", json=income, headers=county)
     ).status_code == 201
     proposed = await client.post("/api/v1/allocations", json={"county": "430525"}, headers=county)
     assert proposed.status_code == 201, proposed.text

@@ -117,12 +117,12 @@ async def test_offline_donations_are_booked_once_per_voucher_and_reversed_by_a_t
 ) -> None:
     body = {"county": "430525", "voucher_no": "XJ-0001", "amount_fen": 1_320_000,
             "donor_name": "某爱心企业", "received_on": dt.date.today().isoformat()}  # fmt: skip
-    first = await client.post("/api/v1/donations/offline", json=body, headers=county)
-    again = await client.post("/api/v1/donations/offline", json=body, headers=county)
+    first = await client.post("/api/v1/offline-donations", json=body, headers=county)
+    again = await client.post("/api/v1/offline-donations", json=body, headers=county)
     assert first.status_code == again.status_code == 201
     assert first.json()["id"] == again.json()["id"]
     other = await client.post(
-        "/api/v1/donations/offline", json={**body, "amount_fen": 1}, headers=county
+        "/api/v1/offline-donations", json={**body, "amount_fen": 1}, headers=county
     )
     assert_problem(other, 409, "voucher_recorded")
     stats = (await client.get("/api/v1/stats/funds", params={"county": "430525"})).json()

@@ -136,13 +136,13 @@ class FundPool(RuleBasedStateMachine):
         self.vouchers += 1
         body = {"county": "430525", "voucher_no": f"V-{self.vouchers}", "amount_fen": amount,
                 "received_on": dt.date.today().isoformat()}  # fmt: skip
-        answer = self.post("/api/v1/donations/offline", body, self.county)
+        answer = self.post("/api/v1/offline-donations", body, self.county)
         assert answer.status_code == 201, answer.text
         self.income += amount
         self.offline.append(answer.json()["id"])
         if replay:
             before = self.run(check_ledger(self.world.engine))
-            again = self.post("/api/v1/donations/offline", body, self.county)
+            again = self.post("/api/v1/offline-donations", body, self.county)
             assert again.json()["id"] == answer.json()["id"]
             assert self.run(check_ledger(self.world.engine)) == before
 

@@ -221,7 +221,7 @@ class Stage:
         income = {"county": "430525", "voucher_no": f"R-{free_port()}", "amount_fen": 20_000,
                   "received_on": dt.date.today().isoformat()}  # fmt: skip
         assert (
-            await self.http.post("/api/v1/donations/offline", json=income, headers=county[0])
+            await self.http.post("/api/v1/offline-donations", json=income, headers=county[0])
         ).status_code == 201
         proposed = await self.http.post(
             "/api/v1/allocations", json={"county": "430525"}, headers=county[0]

@@ -188,7 +188,7 @@ async def mass_assignment_problems(world: World, operation: str, fields: set[str
 def test_every_operation_with_a_json_body_has_a_valid_body(tmp_path: Path) -> None:
     with_body = {op for op, fields in body_fields(_openapi(tmp_path)).items() if fields is not None}
     assert with_body, "no operation with a JSON body was found"
-    assert set(BODIES) == with_body
+    assert set(BODIES) == with_body - calls.NOT_TABULATED
 
 
 async def test_a_body_with_a_field_outside_its_schema_is_refused_and_writes_nothing(
@@ -232,7 +232,8 @@ async def post(world: World, url: str, body: dict[str, Any]) -> dict[str, Any]:
 async def test_a_body_sent_to_an_operation_without_one_changes_nothing_it_names(
     world: World, tmp_path: Path
 ) -> None:
-    bodiless = {op for op, fields in body_fields(_openapi(tmp_path)).items() if fields is None}
+    document = body_fields(_openapi(tmp_path))
+    bodiless = {op for op, fields in document.items() if fields is None} - calls.NOT_TABULATED
     assert bodiless == {
         "POST /api/v1/admins/{admin_id}/disable",
         "POST /api/v1/admins/{admin_id}/enable",

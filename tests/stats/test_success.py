@@ -201,7 +201,7 @@ async def test_categories_by_month_with_odd_and_even_medians(
 ) -> None:
     body = await get_json(client, f"/api/v1/stats/success?group_by=category&{RANGE}", county)
     assert [g["key"] for g in body["groups"]] == [
-        "goods", "schooling", "health", "employment", "service", "skills",
+        "goods", "schooling", "health", "employment", "service", "skills", "housing", "industry",
     ]  # fmt: skip
     goods = by_period(body, "goods")
     assert (goods["2026-01"]["published"], goods["2026-01"]["fulfilled"]) == (3, 2)
