@@ -68,6 +68,7 @@ class FundPool(RuleBasedStateMachine):
         self.income = 0  # what the income accounts gave, as the answers told it
         self.allocated = 0
         self.vouchers = 0
+        self.credits = False  # a deadline passed with money on a need: donors hold credits
 
     def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.world.loop).result(timeout=300)
@@ -80,6 +81,7 @@ class FundPool(RuleBasedStateMachine):
         self.offline_income(300_000, replay=False)
         self.post_need(50_000, crowdfund=False)
         self.post_need(100_000, crowdfund=True)
+        self.back_a_need(30_000)  # money on the need, so a deadline passing leaves credits
 
     # -- money in ------------------------------------------------------------------------------
 
@@ -195,13 +197,17 @@ class FundPool(RuleBasedStateMachine):
 
         self.run(expire())
         self.needs.clear()
+        balances = self.run(check_ledger(self.world.engine))
+        self.credits = any(v for k, v in balances.items() if k.startswith("credits:"))
 
+    @precondition(lambda self: self.credits)
     @rule(amount=st.integers(1, 50_000))
     def give_credits(self, amount: int) -> None:
         body = {"amount_fen": amount, "target": {"pool": "430525"}, "channel": "credits"}
         answer = self.post("/api/v1/donations", body, self.donor)
         assert answer.status_code in (201, 409), answer.text
 
+    @precondition(lambda self: self.credits)
     @rule()
     def credits_lapse(self) -> None:
         async def lapse() -> None:
@@ -209,6 +215,7 @@ class FundPool(RuleBasedStateMachine):
                 await crowdfunding.lapse_credits(session, utcnow() + dt.timedelta(days=31))
 
         self.run(lapse())
+        self.credits = False
 
     # -- what always holds ---------------------------------------------------------------------
 
