@@ -14,7 +14,7 @@ LOCK_ARGS ?=
 COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 	--no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
 
-.PHONY: install run test fuzz lint format openapi migrate regions clean bench simulate proof lock
+.PHONY: install run test test-deep fuzz lint format openapi migrate regions clean bench simulate proof lock
 
 $(INSTALLED): pyproject.toml $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -57,8 +57,11 @@ browser:  ## Debian's chromium for the offline-docs test, installed when missing
 	  fi; \
 	fi
 
-test: install browser  ## The whole suite, on SQLite and on PostgreSQL
-	$(BIN)/pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
+test: install browser  ## The suite, on SQLite and on PostgreSQL (without the deep proofs)
+	$(BIN)/pytest $(PYTEST_WORKERS) -m "not deep" $(PYTEST_ARGS)
+
+test-deep: install browser  ## The deep proofs tests/conftest.py lists in DEEP (CI runs them too)
+	$(BIN)/pytest $(PYTEST_WORKERS) -m deep $(PYTEST_ARGS)
 
 fuzz: install  ## Fuzzing from the OpenAPI document, deeper than make test (AIXIN_FUZZ_EXAMPLES)
 	AIXIN_FUZZ_EXAMPLES=$${AIXIN_FUZZ_EXAMPLES:-50} $(BIN)/pytest $(PYTEST_WORKERS) tests/fuzz $(PYTEST_ARGS)

@@ -16,6 +16,7 @@ import re
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -98,51 +99,103 @@ async def drop_postgres_database(url: str) -> None:
         await server.dispose()
 
 
+@dataclass
+class Built:
+    """An engine's database for this run, built once per worker process."""
+
+    url: str
+    settings: Settings | None = None
+    engine: AsyncEngine | None = None
+    app: FastAPI | None = None
+
+
+@pytest.fixture(scope="session")
+async def built() -> AsyncIterator[dict[str, Built]]:
+    """Each engine's database, kept for the whole run.
+
+    The fixtures below are parametrized by engine, and pytest tears a parametrized session
+    fixture down whenever the next test wants the other engine; they take what is built from
+    here, so a switch of engine costs nothing, and everything goes at the end of the run.
+    """
+    databases: dict[str, Built] = {}
+    yield databases
+    for name, database in databases.items():
+        if database.app is not None:
+            await database.app.state.database.dispose()
+        if database.engine is not None:
+            await database.engine.dispose()
+        if name == "postgresql":
+            await drop_postgres_database(database.url)
+
+
 @pytest.fixture(scope="session", params=ENGINES)
 async def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[str]:
+    request: pytest.FixtureRequest,
+    built: dict[str, Built],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> str:
     """A fresh, empty database of each engine for this run."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'aixin.db'}"
-        return
-    url = await create_postgres_database()
-    yield url
-    await drop_postgres_database(url)
+    name = str(request.param)
+    if name not in built:
+        if name == "sqlite":
+            url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'aixin.db'}"
+        else:
+            url = await create_postgres_database()
+        built[name] = Built(url)
+    return built[name].url
+
+
+def built_for(built: dict[str, Built], url: str) -> Built:
+    return next(database for database in built.values() if database.url == url)
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return settings_for(database_url, tmp_path_factory.mktemp("data"))
+def settings(
+    database_url: str, built: dict[str, Built], tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    database = built_for(built, database_url)
+    if database.settings is None:
+        database.settings = settings_for(database_url, tmp_path_factory.mktemp("data"))
+    return database.settings
 
 
 @pytest.fixture(scope="session")
-async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+async def engine(settings: Settings, database_url: str, built: dict[str, Built]) -> AsyncEngine:
     """The migrated database with the bundled regions loaded."""
-    engine = make_engine(settings)
-    await migrations.upgrade(engine)
-    async with engine.begin() as connection:
-        await loader.upsert_regions(connection, loader.bundled_rows())
-    yield engine
-    await engine.dispose()
+    database = built_for(built, database_url)
+    if database.engine is None:
+        engine = make_engine(settings)
+        await migrations.upgrade(engine)
+        async with engine.begin() as connection:
+            await loader.upsert_regions(connection, loader.bundled_rows())
+        database.engine = engine
+    return database.engine
 
 
 @pytest.fixture(scope="session")
-async def app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    yield application
-    await application.state.database.dispose()
+async def app(
+    settings: Settings, engine: AsyncEngine, database_url: str, built: dict[str, Built]
+) -> FastAPI:
+    database = built_for(built, database_url)
+    if database.app is None:
+        database.app = create_app(settings)
+    return database.app
 
 
 async def empty_tables(engine: AsyncEngine) -> None:
-    """Remove every row a test may have written, keeping the reference data."""
+    """Remove every row a test may have written, keeping the reference data.
+
+    One query finds the tables that hold rows; only those are emptied, children first. (A
+    TRUNCATE of every table costs PostgreSQL a new file per table, about 0.1 s a test.)
+    """
     tables = [t for t in metadata.sorted_tables if t.name not in REFERENCE_TABLES]
+    probe = " UNION ALL ".join(
+        f"SELECT '{table.name}' WHERE EXISTS (SELECT 1 FROM \"{table.name}\")" for table in tables
+    )
     async with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            names = ", ".join(f'"{table.name}"' for table in tables)
-            await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in reversed(tables):
+        written = set((await connection.execute(text(probe))).scalars())
+        for table in reversed(tables):
+            if table.name in written:
                 await connection.execute(table.delete())
 
 
@@ -167,39 +220,99 @@ async def client(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[AsyncClient
 _outcomes: Counter[tuple[str, str]] = Counter()
 
 
+# The deep proofs: ``make test-deep`` runs them (and CI, after ``make test``); ``make test``
+# leaves them out to stay within its minutes. Most are a slower instance of a proof that
+# ``make test`` makes too, named in the reason. A row is a test id's prefix and the parameters
+# (the engine among them) a test must have to be deep. Where ``make test`` keeps one engine of a
+# proof, it keeps PostgreSQL's: it refuses what SQLite lets through (NUL bytes, integers past 32
+# bits) and it runs the races with writers at once.
+DEEP: dict[tuple[str, frozenset[str]], str] = {
+    ("tests/test_image.py::", frozenset()): (
+        "the image without a Docker engine: its wheelhouse, virtualenv and server (a minute)"
+    ),
+    ("tests/fuzz/test_openapi_fuzz.py::", frozenset()): (
+        "schemathesis on every operation: boundary cases, and random cases for every role "
+        "(make test: the hostile input on every operation, and the linked walks)"
+    ),
+    ("tests/fuzz/test_hostile_input.py::", frozenset({"sqlite"})): (
+        "the hostile input on SQLite (make test: on PostgreSQL)"
+    ),
+    ("tests/security/test_access_matrix.py::test_every_role_gets", frozenset({"sqlite"})): (
+        "every role on every operation on SQLite (make test: on PostgreSQL)"
+    ),
+    ("tests/security/test_mass_assignment.py::test_a_body_with", frozenset({"sqlite"})): (
+        "every body with a field outside its schema on SQLite (make test: on PostgreSQL)"
+    ),
+    ("tests/fuzz/test_stateful.py::", frozenset({"sqlite"})): (
+        "the linked walks on SQLite (make test: on PostgreSQL)"
+    ),
+    ("tests/fuzz/test_cursors.py::", frozenset({"sqlite"})): (
+        "forged cursors on SQLite (make test: on PostgreSQL)"
+    ),
+    ("tests/funds/test_ledger_stateful.py::", frozenset({"sqlite"})): (
+        "the ledger's random steps on SQLite (make test: on PostgreSQL)"
+    ),
+    ("tests/core/test_scope.py::test_where_selects_exactly", frozenset({"sqlite"})): (
+        "every scope prefix's region query on SQLite (make test: on PostgreSQL)"
+    ),
+    ("tests/core/test_rate_limits.py::", frozenset({"sqlite", "redis"})): (
+        "counters in Redis with SQLite (make test: in Redis with PostgreSQL, in memory with both)"
+    ),
+    ("tests/needs/test_concurrent_claims.py::test_200", frozenset({"sqlite"})): (
+        "200 claims at once on SQLite, which runs one writer at a time (make test: on PostgreSQL)"
+    ),
+    ("tests/races/test_races.py::test_1000_claims_on_50_needs", frozenset()): (
+        "1,000 claims (make test: 200 claims, tests/needs/test_concurrent_claims.py)"
+    ),
+    ("tests/notifications/test_worker.py::test_two_workers_deliver_1000", frozenset()): (
+        "two workers and 1,000 events (make test: a worker killed mid-delivery)"
+    ),
+    ("tests/test_migrations.py::test_going_below_each_migration_with_data", frozenset()): (
+        "each migration's downgrade with data (make test: the round trip with data)"
+    ),
+    ("tests/core/test_docs.py::test_swagger_ui_screenshot_offline", frozenset()): (
+        "a screenshot of /docs (make test: every operation rendered offline)"
+    ),
+}
+
+
+def deep_reason(nodeid: str, tags: set[str]) -> str | None:
+    """Why the test ``nodeid`` with the parameters ``tags`` is a deep proof; None if it is not."""
+    for (prefix, needed), reason in DEEP.items():
+        if nodeid.startswith(prefix) and needed <= tags:
+            return reason
+    return None
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         callspec = getattr(item, "callspec", None)
         params = callspec.params.values() if callspec else ()
         engine = next((value for value in params if value in ENGINES), "no database")
         item.user_properties.append(("engine", engine))
+        tags = {value for value in params if isinstance(value, str)}
+        if deep_reason(item.nodeid, tags) is not None:
+            item.add_marker(pytest.mark.deep)
 
 
 # A test's engine, read from its id: "test_x[sqlite]", "test_y[postgresql-redis]".
 _ENGINE_IN_ID = re.compile(r"\[(?:[^\]]*-)?(" + "|".join(ENGINES) + r")(?:-[^\]]*)?\]$")
 
 
-# The long proofs (live servers, subprocesses, thousands of requests) form a second scope per
-# engine, so that the two workers' loads even out: whichever is free takes the next scope.
-_LONG_PROOFS = ("tests/races/", "tests/fuzz/", "tests/notifications/", "tests/photos/")
-
-
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """``-n 2 --dist loadscope`` (make test): the tests of an engine run in two scopes (its
-    long proofs apart), each in one worker, which builds that engine's database once; tests
-    without a database go to any worker."""
+    """``-n 2 --dist loadscope`` (make test): a scope is a test file on one engine, so that a
+    module's fixtures (a live server, a seeded world) are built once in one worker, and the
+    files spread evenly over the workers; each worker builds each engine's database once."""
     if config.getvalue("dist") != "loadscope":
         return None
     from xdist.scheduler import LoadScopeScheduling
 
     class ByEngine(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
             found = _ENGINE_IN_ID.search(nodeid)
-            if found is None:
-                return nodeid
-            long = nodeid.startswith(_LONG_PROOFS)
-            return found.group(1) + (" (long proofs)" if long else "")
+            return module if found is None else f"{found.group(1)} {module}"
 
     return ByEngine(config, log)
 
