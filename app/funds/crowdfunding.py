@@ -26,6 +26,7 @@ from app.funds.common import move
 from app.funds.models import Donation, FundAccount, FundEntry, FundTransaction, NeedFunding
 from app.funds.schemas import FundingCreate, Purchase
 from app.funds.states import FUNDING
+from app.needs import lifecycle as need_lifecycle
 from app.needs.models import Need
 from app.photos.models import Photo
 
@@ -74,6 +75,7 @@ async def open_funding(
 async def _start(
     session: AsyncSession, admin: User, need: Need, source: str, status: str, **values: object
 ) -> NeedFunding:
+    await need_lifecycle.paid_with_money(session, need, source)
     account = await need_account(session, need, need.value_fen)
     funding = NeedFunding(
         need_id=need.id, county_code=need.county_code, village_code=need.village_code,
@@ -180,6 +182,7 @@ async def expire_fundings(
 
     async def expire(funding: NeedFunding) -> None:
         await move(session, funding, FUNDING, "expire", lost="funding_changed", expired_at=utcnow())
+        await need_lifecycle.no_longer_paid_with_money(session, funding.need_id, funding.source)
         await refund_to_credits(session, funding, credits_days)
 
     return await move_each(session, due, expire)

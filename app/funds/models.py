@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.core.db import Base, BigIntPK, UTCDateTime, utcnow
 from app.core.vocabulary import sql_in
 from app.funds.states import ALLOCATION_STATES, DONATION_STATES, FUNDING_STATES
+from app.needs.states import MONEY_SOURCES
 
 # pool: a county's unrestricted money; need: a need's restricted account; credits: a donor's
 # credits from one expired crowdfunding; clearing: what a payment channel brought in;
@@ -52,7 +53,7 @@ NOTIFICATION_OUTCOMES = (
     "unknown_order",
     "wrong_amount",
 )
-FUNDING_SOURCES = ("crowdfunding", "allocation")
+FUNDING_SOURCES = MONEY_SOURCES
 
 
 class FundAccount(Base):

@@ -257,6 +257,7 @@ async def open_for_matching(
             .join(Household, Household.id == Need.household_id)
             .where(
                 Need.status == "published",
+                Need.funding_source.is_(None),
                 scope.where(Need.village_code),
                 Need.category.in_(categories),
                 ~pairings.is_proposed(Need.id),
@@ -272,7 +273,9 @@ async def lock_published(session: AsyncSession, need_ids: Sequence[int]) -> set[
     for start in range(0, len(need_ids), CHUNK):
         chunk = need_ids[start : start + CHUNK]
         rows = await session.scalars(
-            select(Need.id).where(Need.id.in_(chunk), Need.status == "published").with_for_update()
+            select(Need.id)
+            .where(Need.id.in_(chunk), Need.status == "published", Need.funding_source.is_(None))
+            .with_for_update()
         )
         open_ids.update(rows)
     return open_ids

@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.accounts.models import User
 from app.accounts.policy import require
@@ -111,6 +112,7 @@ async def claim(
 ) -> tuple[Need, Pairing]:
     """First come, first served: exactly one donor wins a published need."""
     need, _ = await _begin(session, donor, need_id, "claim")
+    _check_not_paid_with_money(need)
     await _check_open_claims(session, donor, settings.max_open_claims)
     probability = await predict(session, donor_id=donor.id, category=need.category)
     await move(session, need, "claim", actor_id=donor.id)
@@ -123,6 +125,52 @@ async def claim(
         hold=dt.timedelta(days=settings.claim_hold_days),
     )  # fmt: skip
     return need, pairing
+
+
+def _check_not_paid_with_money(need: Need) -> None:
+    # The claim's compare-and-set is on the version read here, which marking a need paid with
+    # money bumps: a claim racing a crowdfunding's opening loses one way or the other.
+    if need.funding_source is not None:
+        raise Conflict(
+            "Money pays for this need (a crowdfunding or the pool); it is not claimed with goods",
+            code="need_funded",
+            funding_source=need.funding_source,
+        )
+
+
+async def paid_with_money(session: AsyncSession, need: Need, source: str) -> None:
+    """From now on money pays for ``need`` (app/funds): it leaves the claims and the matching.
+
+    A compare-and-set on the published need as it was read, so that of a claim, an accepted
+    proposal and a funding at once exactly one wins and the others get 409.
+    """
+    version = need.version + 1
+    result = await session.execute(
+        update(Need)
+        .where(
+            Need.id == need.id, Need.status == "published", Need.version == need.version,
+            Need.funding_source.is_(None),
+        )
+        .values(funding_source=source, version=version, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(
+            "The need was changed by someone else while you were acting; reload it",
+            code="need_changed",
+        )
+    set_committed_value(need, "funding_source", source)
+    set_committed_value(need, "version", version)
+
+
+async def no_longer_paid_with_money(session: AsyncSession, need_id: int, source: str) -> None:
+    """A crowdfunding expired unfunded: the need is open to donors of goods again."""
+    await session.execute(
+        update(Need)
+        .where(Need.id == need_id, Need.funding_source == source)
+        .values(funding_source=None, version=Need.version + 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def _check_open_claims(session: AsyncSession, donor: User, limit: int) -> None:
@@ -145,6 +193,7 @@ async def accept_proposal(session: AsyncSession, need_id: int, *, actor_id: int)
     need = await session.get(Need, need_id)
     if need is None:
         raise Conflict("The need of this proposal is gone", code="need_changed")
+    _check_not_paid_with_money(need)
     await move(session, need, "accept", actor_id=actor_id)
     return need
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, BigIntPK, UTCDateTime, utcnow
 from app.core.vocabulary import CATEGORIES, sql_in
-from app.needs.states import OPEN, ORIGINS
+from app.needs.states import MONEY_SOURCES, OPEN, ORIGINS
 
 
 class Need(Base):
@@ -29,6 +29,10 @@ class Need(Base):
         CheckConstraint("urgency BETWEEN 1 AND 3", name="urgency"),
         CheckConstraint("value_fen >= 0", name="value_fen"),
         CheckConstraint(f"origin IN {sql_in(ORIGINS)}", name="origin"),
+        CheckConstraint(
+            f"funding_source IS NULL OR funding_source IN {sql_in(MONEY_SOURCES)}",
+            name="funding_source",
+        ),
         # One open need of a category per household, held by the database itself.
         Index(
             "uq_needs_household_open_category",
@@ -60,6 +64,8 @@ class Need(Base):
     origin: Mapped[str] = mapped_column(String(16), default="admin")
     status: Mapped[str] = mapped_column(String(16))
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Set while money pays for the need (app/funds): a crowdfunding not expired, or an allocation.
+    funding_source: Mapped[str | None] = mapped_column(String(16))
     created_by_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -24,6 +24,10 @@ STATES: tuple[str, ...] = get_args(State)
 # Who asked: the village admin (published at once) or the household itself (reviewed first).
 Origin = Literal["admin", "household"]
 ORIGINS: tuple[str, ...] = get_args(Origin)
+# Paid for with money (the fund pool, app/funds): crowdfunded by donors, or allocated from the
+# pool. Such a need is no longer offered to donors of goods and services: not claimed, not matched.
+MoneySource = Literal["crowdfunding", "allocation"]
+MONEY_SOURCES: tuple[str, ...] = get_args(MoneySource)
 # The needs still in play: one of each category per household at a time.
 OPEN = ("pending_review", "published", "claimed", "delivered")
 

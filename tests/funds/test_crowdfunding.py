@@ -15,6 +15,7 @@ from tests.factories import (
     DONGKOU_VILLAGE,
     admin_headers,
     assert_problem,
+    donor_headers,
     make_household,
     post_need,
 )
@@ -101,3 +102,50 @@ async def test_an_expired_crowdfunding_becomes_credits_then_the_pool(
     assert balances[f"need:{funding['need_id']}"] == 0
     stats = (await client.get("/api/v1/stats/funds", params={"county": "430525"})).json()
     assert stats["online_fen"] == 30_000  # credits given again are not income twice
+
+
+async def test_a_crowdfunded_need_is_neither_claimed_nor_matched_until_its_crowdfunding_expires(
+    app: FastAPI, client: AsyncClient, pay: Simulator, donor: dict[str, str]
+) -> None:
+    funding, _ = await crowdfunded(app, client)
+    need_id = funding["need_id"]
+    goods = await donor_headers(client)
+    refused = assert_problem(
+        await client.post(f"/api/v1/needs/{need_id}/claim", headers=goods), 409, "need_funded"
+    )
+    assert refused["funding_source"] == "crowdfunding"
+    county = await admin_headers(app, client, "county", "430525")
+    offer = {
+        "category": "health", "title": "药品", "description": "常用药品", "capacity": 1,
+        "region_preference": "430525",
+    }  # fmt: skip
+    assert (await client.post("/api/v1/offers", json=offer, headers=goods)).status_code == 201
+    dry_run = {"scope": "430525", "dry_run": True}
+    matched = await client.post("/api/v1/matching/runs", json=dry_run, headers=county)
+    assert matched.status_code == 201, matched.text
+    assert matched.json()["pairs"] == []
+    events = (await client.get(f"/api/v1/needs/{need_id}/events", headers=county)).json()
+    assert all(event["action"] != "claim" for event in events["items"])
+
+    async with app.state.database.write_sessionmaker.begin() as session:
+        after_deadline = dt.date.today() + dt.timedelta(days=11)
+        assert await crowdfunding.expire_fundings(session, after_deadline, 30) == 1
+    rematched = await client.post("/api/v1/matching/runs", json=dry_run, headers=county)
+    assert [pair["need_id"] for pair in rematched.json()["pairs"]] == [need_id]
+    claimed = await client.post(f"/api/v1/needs/{need_id}/claim", headers=goods)
+    assert claimed.status_code == 201, claimed.text
+
+
+async def test_a_need_claimed_first_is_not_crowdfunded(app: FastAPI, client: AsyncClient) -> None:
+    village = await admin_headers(app, client, "village", DONGKOU_VILLAGE)
+    household = await make_household(client, village)
+    need = await post_need(client, village, household["id"], category="health", value_fen=100_000)
+    goods = await donor_headers(client)
+    assert (
+        await client.post(f"/api/v1/needs/{need['id']}/claim", headers=goods)
+    ).status_code == 201
+    deadline = (dt.date.today() + dt.timedelta(days=10)).isoformat()
+    opened = await client.post(
+        "/api/v1/fundings", json={"need_id": need["id"], "deadline": deadline}, headers=village
+    )
+    assert_problem(opened, 409, "need_not_published")

@@ -319,3 +319,30 @@ async def test_every_pair_of_actions_from_one_state_has_one_winner(
         move = _table(entity).moves[(state, winners[0])]
         assert move.to != state
     await check_ledger(engine)
+
+
+async def test_claims_and_crowdfundings_of_one_need_at_once_have_one_winner(
+    app: FastAPI, http: httpx.AsyncClient, engine: Any
+) -> None:
+    # Money and goods never both pay for one need: a crowdfunding's opening is a compare-and-set
+    # on the need, as a claim is, so of three donors claiming and three fundings opened at once
+    # exactly one wins.
+    village = await admin_headers(app, http, "village", DONGKOU_VILLAGE)
+    household = await make_household(http, village)
+    need = await post_need(http, village, household["id"], category="health", value_fen=100_000)
+    donors = [await donor_headers(http) for _ in range(3)]
+    deadline = (dt.date.today() + dt.timedelta(days=10)).isoformat()
+    funding = {"need_id": need["id"], "deadline": deadline}
+    calls = [http.post(f"/api/v1/needs/{need['id']}/claim", headers=donor) for donor in donors]
+    calls += [http.post("/api/v1/fundings", json=funding, headers=village) for _ in range(3)]
+    answers = [http_answer(response) for response in await asyncio.gather(*calls)]
+    assert [answer.problem for answer in answers if answer.problem] == []
+    assert sum(answer.won for answer in answers) == 1, answers
+    claimed = any(answer.won for answer in answers[:3])
+    events = (await http.get(f"/api/v1/needs/{need['id']}/events", headers=village)).json()
+    claims = [e for e in events["items"] if (e["entity"], e["action"]) == ("need", "claim")]
+    assert len(claims) == int(claimed), claims
+    late = await http.post(f"/api/v1/needs/{need['id']}/claim", headers=donors[0])
+    assert late.status_code == 409
+    assert late.json()["code"] == ("invalid_transition" if claimed else "need_funded")
+    await check_ledger(engine)

@@ -33,8 +33,9 @@ from tests import workers
 
 ID_NUMBER = re.compile(r"(?<!\d)\d{17}[\dXx](?![\dA-Za-z])")
 MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
-# Request ids are random hex and may hold long runs of digits by chance.
-REQUEST_ID = re.compile(r'"request_id":\s*"[0-9A-Za-z._:-]*"')
+# Request ids and payment order numbers are random hex and may hold long runs of digits by chance
+# ("AXD…14700933779…" once read as a mobile number).
+REQUEST_ID = re.compile(r'"(?:request_id|out_trade_no)":\s*"[0-9A-Za-z._:-]*"')
 HOUSEHOLDS_PATH = re.compile(r"^/api/v1/households(/\d+)?$")
 CONSOLE_HOUSEHOLDS_PATH = re.compile(r"^/console/households/(new|\d+)$")
 # The console's session cookie: a signed token naming the role, as a bearer token does.
