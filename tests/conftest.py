@@ -273,6 +273,16 @@ DEEP: dict[tuple[str, frozenset[str]], str] = {
     ("tests/core/test_docs.py::test_swagger_ui_screenshot_offline", frozenset()): (
         "a screenshot of /docs (make test: every operation rendered offline)"
     ),
+    ("tests/core/test_docs.py::test_redoc_renders_every_operation_offline", frozenset()): (
+        "/redoc rendered in chromium (make test: /docs rendered, and both pages' assets served)"
+    ),
+    ("tests/test_simulation.py::", frozenset({"postgresql"})): (
+        "the simulated season and its determinism on PostgreSQL (make test: on SQLite)"
+    ),
+    ("tests/test_migrations.py::test_a_round_trip_with_data", frozenset({"postgresql"})): (
+        "the round trip with data on PostgreSQL (make test: on SQLite, whose batch migrations "
+        "copy every table; and PostgreSQL's round trip without data)"
+    ),
 }
 
 
