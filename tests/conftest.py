@@ -255,8 +255,8 @@ DEEP: dict[tuple[str, frozenset[str]], str] = {
     ("tests/core/test_scope.py::test_where_selects_exactly", frozenset({"sqlite"})): (
         "every scope prefix's region query on SQLite (make test: on PostgreSQL)"
     ),
-    ("tests/core/test_rate_limits.py::", frozenset({"sqlite", "redis"})): (
-        "counters in Redis with SQLite (make test: in Redis with PostgreSQL, in memory with both)"
+    ("tests/core/test_rate_limits.py::", frozenset({"sqlite"})): (
+        "the limits on SQLite, counted in memory and in Redis (make test: both, on PostgreSQL)"
     ),
     ("tests/needs/test_concurrent_claims.py::test_200", frozenset({"sqlite"})): (
         "200 claims at once on SQLite, which runs one writer at a time (make test: on PostgreSQL)"
@@ -270,11 +270,12 @@ DEEP: dict[tuple[str, frozenset[str]], str] = {
     ("tests/test_migrations.py::test_going_below_each_migration_with_data", frozenset()): (
         "each migration's downgrade with data (make test: the round trip with data)"
     ),
-    ("tests/core/test_docs.py::test_swagger_ui_screenshot_offline", frozenset()): (
-        "a screenshot of /docs (make test: every operation rendered offline)"
+    ("tests/core/test_docs.py::test_swagger_ui_", frozenset()): (
+        "/docs rendered in chromium offline, and its screenshot (make test: every asset the "
+        "page names is served from this origin, and the console's story in chromium)"
     ),
-    ("tests/core/test_docs.py::test_redoc_renders_every_operation_offline", frozenset()): (
-        "/redoc rendered in chromium (make test: /docs rendered, and both pages' assets served)"
+    ("tests/core/test_docs.py::test_redoc_", frozenset()): (
+        "/redoc rendered in chromium offline (make test: its assets, as for /docs)"
     ),
     ("tests/test_simulation.py::", frozenset({"postgresql"})): (
         "the simulated season and its determinism on PostgreSQL (make test: on SQLite)"

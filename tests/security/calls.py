@@ -247,27 +247,21 @@ async def sign_in_again(world: World, role: Role) -> dict[str, str]:
 
 
 # Operations whose cells in the access matrix and bodies in the mass-assignment test are still to
-# be written: the fund pool's, and the bodies of helpers' and programmes' writes. Each has its own
+# be written: the fund pool's donations, payments and steps, and the bodies of helpers' and
+# programmes' writes. Each has its own
 # role and scope tests beside it (tests/funds, tests/helpers, tests/programmes); an operation added
 # anywhere else still fails the completeness tests until it has its row.
 NOT_TABULATED: frozenset[str] = frozenset(
     {
-        "GET /api/v1/allocations/{allocation_id}",
-        "GET /api/v1/disclosure/{county}",
         "GET /api/v1/donations/{donation_id}",
         "GET /api/v1/donations/{donation_id}/receipt",
-        "GET /api/v1/fundings/{funding_id}",
-        "GET /api/v1/stats/funds",
-        "POST /api/v1/allocations",
         "POST /api/v1/allocations/{allocation_id}/approve",
         "POST /api/v1/allocations/{allocation_id}/reject",
         "POST /api/v1/donations",
         "POST /api/v1/donations/{donation_id}/close",
         "POST /api/v1/donations/{donation_id}/reverse",
-        "POST /api/v1/fundings",
         "POST /api/v1/fundings/{funding_id}/confirm",
         "POST /api/v1/fundings/{funding_id}/purchase",
-        "POST /api/v1/offline-donations",
         "POST /api/v1/payments/notify/wechat_pay",
         "POST /api/v1/households/{household_id}/helpers",
         "POST /api/v1/households/{household_id}/help-acts",

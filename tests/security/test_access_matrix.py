@@ -31,7 +31,7 @@ from httpx import Response
 import app
 from app.accounts.deps import get_admin, get_admin_scope
 from app.core.errors import PROBLEM_MEDIA_TYPE
-from tests.security import calls
+from tests.security import calls, fund_calls
 from tests.security.calls import (
     OFFER,
     PAGE,
@@ -468,6 +468,25 @@ MATRIX: dict[str, Row] = {
     "POST /api/v1/programme-pairings/{pairing_id}/{action}": Row(
         IN_SCOPE, on_pairing("POST", "/renew")
     ),
+    # The fund pool: a crowdfunding is opened by an admin whose scope holds the need, and read by
+    # anyone signed in (donors give to it); the county's income and its pool's allocation are
+    # the county office's (a lower office is answered as for a region outside its scope); the
+    # disclosure and the county's totals are public.
+    "POST /api/v1/fundings": Row(
+        (401, 403, 403, 201, 404, 201, 404, 201, 404, 201), fund_calls.new_funding, consumes=True
+    ),
+    "GET /api/v1/fundings/{funding_id}": Row(SIGNED_IN_200, fund_calls.the_funding),
+    "POST /api/v1/offline-donations": Row(
+        (401, 403, 403, 404, 404, 404, 404, 201, 404, 201), fund_calls.income, consumes=True
+    ),
+    "POST /api/v1/allocations": Row(
+        (401, 403, 403, 404, 404, 404, 404, 201, 404, 201), fund_calls.new_allocation
+    ),
+    "GET /api/v1/allocations/{allocation_id}": Row(
+        (401, 403, 403, 404, 404, 404, 404, 200, 404, 200), fund_calls.the_allocation
+    ),
+    "GET /api/v1/disclosure/{county}": Row((200,) * 10, fund_calls.DISCLOSURE),
+    "GET /api/v1/stats/funds": Row((200,) * 10, fund_calls.FUND_STATS),
     "GET /api/v1/stats/helpers": Row(
         IN_SCOPE, fixed("GET", "/api/v1/stats/helpers", params={"scope": VILLAGE_A})
     ),

@@ -18,7 +18,7 @@ from app.core.errors import PROBLEM_MEDIA_TYPE
 from app.main import create_app
 from tests.conftest import settings_for
 from tests.factories import PASSWORD, make_admin
-from tests.security import calls
+from tests.security import calls, fund_calls
 from tests.security.calls import Call, Target
 from tests.security.world import (
     OTHER_COUNTY,
@@ -75,6 +75,9 @@ BODIES: dict[str, Body] = {
     "POST /api/v1/me/notifications/read": Body(
         "donor", calls.fixed("POST", "/api/v1/me/notifications/read", json={"up_to_id": 1})
     ),
+    "POST /api/v1/fundings": Body("village_in", fund_calls.new_funding, 201),
+    "POST /api/v1/offline-donations": Body("county_in", fund_calls.income, 201),
+    "POST /api/v1/allocations": Body("county_in", fund_calls.new_allocation, 201),
     "POST /api/v1/matching/runs": Body(
         "township_in",
         calls.fixed("POST", "/api/v1/matching/runs", json={"scope": TOWNSHIP_A, "dry_run": True}),
