@@ -122,6 +122,7 @@ def present(view: browse.NeedView, user: User) -> NeedRead | NeedPublicRead:
         ),
         created_at=need.created_at,
         published_at=need.published_at,
+        funding_source=need.funding_source,
     )
     if not user.is_admin:
         return public

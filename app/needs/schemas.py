@@ -108,6 +108,11 @@ class NeedPublicRead(BaseModel):
     household: HouseholdBrief
     created_at: dt.datetime
     published_at: dt.datetime | None
+    funding_source: states.MoneySource | None = Field(
+        None,
+        description="Set while money pays for the need (a crowdfunding, or an allocation from "
+        "the pool): it is given to with a donation, not claimed",
+    )
 
 
 class NeedRead(NeedPublicRead):

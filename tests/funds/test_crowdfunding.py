@@ -114,6 +114,8 @@ async def test_a_crowdfunded_need_is_neither_claimed_nor_matched_until_its_crowd
         await client.post(f"/api/v1/needs/{need_id}/claim", headers=goods), 409, "need_funded"
     )
     assert refused["funding_source"] == "crowdfunding"
+    seen = (await client.get(f"/api/v1/needs/{need_id}", headers=goods)).json()
+    assert (seen["status"], seen["funding_source"]) == ("published", "crowdfunding")
     county = await admin_headers(app, client, "county", "430525")
     offer = {
         "category": "health", "title": "药品", "description": "常用药品", "capacity": 1,
@@ -132,6 +134,8 @@ async def test_a_crowdfunded_need_is_neither_claimed_nor_matched_until_its_crowd
         assert await crowdfunding.expire_fundings(session, after_deadline, 30) == 1
     rematched = await client.post("/api/v1/matching/runs", json=dry_run, headers=county)
     assert [pair["need_id"] for pair in rematched.json()["pairs"]] == [need_id]
+    seen = (await client.get(f"/api/v1/needs/{need_id}", headers=goods)).json()
+    assert seen["funding_source"] is None
     claimed = await client.post(f"/api/v1/needs/{need_id}/claim", headers=goods)
     assert claimed.status_code == 201, claimed.text
 
