@@ -198,8 +198,9 @@ CATALOGUE: dict[str, ProblemType] = {
     "insufficient_funds": P(409, "The account does not hold enough money for this",
         "账户余额不足"),
     "need_funded": P(409,
-        "Money pays for this need (a crowdfunding or the pool); it is not claimed with goods",
-        "该需求已由资金资助（众筹或基金库拨付），不能再认领"),
+        "Money pays for this need (a crowdfunding or the pool): it is not claimed with goods"
+        " or cancelled",
+        "该需求已由资金资助（众筹或基金库拨付），不能再认领或撤销"),
     "need_not_published": P(409, "Only a published need is crowdfunded",
         "只有已发布的需求可以众筹"),
     "receipt_not_issued": P(409, "No receipt was issued for this donation",

@@ -158,9 +158,10 @@ async def purchase(
 
 
 async def confirm(session: AsyncSession, admin: User, scope: Scope, funding_id: int) -> NeedFunding:
-    """The village confirms the household received what was bought."""
+    """The village confirms the household received what was bought: the need is fulfilled."""
     funding = await get_funding(session, funding_id, scope)
     await move(session, funding, FUNDING, "confirm", lost="funding_changed", completed_at=utcnow())
+    await need_lifecycle.settle(session, funding.need_id, funding.source, actor_id=admin.id)
     return funding
 
 

@@ -132,7 +132,8 @@ def _check_not_paid_with_money(need: Need) -> None:
     # money bumps: a claim racing a crowdfunding's opening loses one way or the other.
     if need.funding_source is not None:
         raise Conflict(
-            "Money pays for this need (a crowdfunding or the pool); it is not claimed with goods",
+            "Money pays for this need (a crowdfunding or the pool): it is not claimed with goods"
+            " or cancelled",
             code="need_funded",
             funding_source=need.funding_source,
         )
@@ -171,6 +172,21 @@ async def no_longer_paid_with_money(session: AsyncSession, need_id: int, source:
         .values(funding_source=None, version=Need.version + 1, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+
+
+async def settle(session: AsyncSession, need_id: int, source: str, *, actor_id: int) -> None:
+    """The village confirmed receipt of what the need's money bought: the need is fulfilled.
+
+    Called by the funding's confirmation (app/funds), itself a compare-and-set, in its
+    transaction; the need must still be the published one that money pays for.
+    """
+    need = await session.get(Need, need_id)
+    if need is None or need.funding_source != source:
+        raise Conflict(
+            "The need was changed by someone else while you were acting; reload it",
+            code="need_changed",
+        )
+    await move(session, need, "settle", actor_id=actor_id, fulfilled_at=utcnow())
 
 
 async def _check_open_claims(session: AsyncSession, donor: User, limit: int) -> None:
@@ -248,6 +264,7 @@ async def cancel(
 ) -> tuple[Need, Pairing | None]:
     """Withdraw a need that is no longer wanted; a holder's pairing ends cancelled."""
     need, pairing = await _begin(session, admin, need_id, "cancel")
+    _check_not_paid_with_money(need)  # its money would be left in the need's account
     await move(session, need, "cancel", actor_id=admin.id, reason=reason, closed_reason=reason)
     await pairings.supersede_proposals(session, need.id, actor_id=admin.id, reason=reason)
     if pairing is not None:
@@ -284,7 +301,9 @@ async def expire_needs(session: AsyncSession, today: dt.date, *, batch: int = 50
     due = (
         await session.scalars(
             select(Need)
-            .where(Need.status == "published", Need.deadline < today)
+            # A need paid with money waits for its purchase; an unfunded crowdfunding's expiry
+            # gives it back to the deadline.
+            .where(Need.status == "published", Need.deadline < today, Need.funding_source.is_(None))
             .order_by(Need.deadline)
             .limit(batch)
         )

@@ -42,6 +42,8 @@ TABLE = TransitionTable(
         ("published", "accept"): Transition("claimed", "system"),  # by the proposal's answer
         ("published", "cancel"): Transition("cancelled", "admin"),
         ("published", "expire"): Transition("expired", "system"),
+        # Paid for with money and received: the funding's confirmation settles the need.
+        ("published", "settle"): Transition("fulfilled", "system"),
         ("claimed", "release"): Transition("published", "holder"),
         ("claimed", "lapse"): Transition("published", "system"),
         ("claimed", "deliver"): Transition("delivered", "holder"),

@@ -43,6 +43,7 @@ RULES: dict[tuple[str, str, str | None], tuple[Rule, ...]] = {
     ("need", "claim", None): (Rule("need.claimed", "village"),),
     ("need", "release", None): (Rule("need.released", "village"),),
     ("need", "deliver", None): (Rule("need.delivered", "village"),),
+    ("need", "settle", None): (Rule("need.fulfilled", "backend"),),  # what its money bought
     ("pairing", "confirm", None): (
         Rule("need.fulfilled", "donor"), Rule("thanks.received", "thanked"),
     ),

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.db import utcnow
 from app.funds import crowdfunding
+from app.needs import lifecycle as need_lifecycle
 from tests.factories import (
     DONGKOU_VILLAGE,
     admin_headers,
@@ -59,8 +60,22 @@ async def test_a_need_is_funded_at_exactly_its_value_and_the_rest_is_credits(
     )  # fmt: skip
     assert bought.status_code == 200, bought.text
     assert bought.json()["status"] == "purchased"
+    assert_problem(
+        await client.post(
+            f"/api/v1/needs/{need_id}/cancel", json={"reason": "已搬迁"}, headers=village
+        ),
+        409, "need_funded",
+    )  # fmt: skip
     done = await client.post(f"/api/v1/fundings/{funding['id']}/confirm", headers=village)
     assert done.json()["status"] == "completed"
+    # The need is fulfilled by what its money bought, and counts in the county's rate.
+    need = (await client.get(f"/api/v1/needs/{need_id}", headers=village)).json()
+    assert (need["status"], need["funding_source"]) == ("fulfilled", "crowdfunding")
+    events = (await client.get(f"/api/v1/needs/{need_id}/events", headers=village)).json()
+    settled = [e for e in events["items"] if e["action"] == "settle"]
+    assert [(e["from_status"], e["to_status"]) for e in settled] == [("published", "fulfilled")]
+    again = await client.post(f"/api/v1/fundings/{funding['id']}/confirm", headers=village)
+    assert_problem(again, 409, "invalid_transition")
     balances = await check_ledger(engine)
     assert (balances[f"need:{need_id}"], balances["disbursed:430525"]) == (0, 100_000)
     public = await client.get(
@@ -129,6 +144,10 @@ async def test_a_crowdfunded_need_is_neither_claimed_nor_matched_until_its_crowd
     events = (await client.get(f"/api/v1/needs/{need_id}/events", headers=county)).json()
     assert all(event["action"] != "claim" for event in events["items"])
 
+    # The need's own deadline waits for its crowdfunding.
+    long_after = dt.date.today() + dt.timedelta(days=400)
+    async with app.state.database.write_sessionmaker.begin() as session:
+        assert await need_lifecycle.expire_needs(session, long_after) == 0
     async with app.state.database.write_sessionmaker.begin() as session:
         after_deadline = dt.date.today() + dt.timedelta(days=11)
         assert await crowdfunding.expire_fundings(session, after_deadline, 30) == 1

@@ -36,6 +36,7 @@ from tests.factories import DONGKOU_VILLAGE, admin_headers, donor_headers, make_
 from tests.funds.ledger_checks import check_ledger
 from tests.funds.simulator import Simulator
 from tests.live import free_port, server_environment
+from tests.races.situations import ELSEWHERE
 
 NOTIFY = "/api/v1/payments/notify/wechat_pay"
 CALLS_PER_SIDE = 2
@@ -318,7 +319,29 @@ async def test_every_pair_of_actions_from_one_state_has_one_winner(
         assert len(winners) == 1, (winners, answers)
         move = _table(entity).moves[(state, winners[0])]
         assert move.to != state
+    if entity == "funding" and state == "purchased":
+        await check_settled(http, arena, settled=winners == ["confirm"])
     await check_ledger(engine)
+
+
+async def check_settled(http: httpx.AsyncClient, arena: Arena, *, settled: bool) -> None:
+    """The funding's confirmation settles its need once (the need's move made elsewhere)."""
+    need_id, admin = arena.out_trade_no, arena.admins[0]
+    need = (await http.get(f"/api/v1/needs/{need_id}", headers=admin)).json()
+    events = (await http.get(f"/api/v1/needs/{need_id}/events", headers=admin)).json()["items"]
+    settles = [(e["from_status"], e["to_status"]) for e in events if e["action"] == "settle"]
+    if settled:
+        assert (need["status"], settles) == ("fulfilled", [("published", "fulfilled")]), need
+    else:
+        assert (need["status"], settles) == ("published", []), need
+
+
+def test_the_needs_moves_made_here_are_raced_here() -> None:
+    # The need's race harness leaves these to this module (tests/races/situations.ELSEWHERE).
+    assert {
+        action for (_, action), where in ELSEWHERE.items() if where.endswith("funds/test_races.py")
+    } == {"settle"}
+    assert ("purchased", "confirm") in _table("funding").moves
 
 
 async def test_claims_and_crowdfundings_of_one_need_at_once_have_one_winner(

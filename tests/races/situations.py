@@ -35,6 +35,10 @@ BESIDE: dict[str, str | None] = {
 # Pairing moves nobody performs: they follow from a need move that the pairing does not take
 # itself (a proposal is superseded when its need is claimed directly, cancelled or expires).
 CONSEQUENCES = ("supersede",)
+# Need moves that another record's request makes: a funding's confirmation settles the need that
+# money paid for (app/funds). They are raced with that record's actions, every pair of them, in
+# tests/funds/test_races.py, which checks the need's state and history after each race.
+ELSEWHERE = {("need", "settle"): "tests/funds/test_races.py"}
 # How the system actions become due: the lapse job is run with a moment past the deadline of
 # the need (expire) or past the hold of its pairing (lapse). Keyed by (entity, action).
 DUE = {("need", "expire"), ("need", "lapse"), ("pairing", "lapse")}
@@ -112,7 +116,7 @@ def situation(need_state: str) -> Situation:
     actions = tuple(
         Action(name, need_moves.get(name), pairing_moves.get(name), need_state, pairing_state)
         for name in names
-        if name not in CONSEQUENCES or name in need_moves
+        if (name not in CONSEQUENCES or name in need_moves) and ("need", name) not in ELSEWHERE
     )
     return Situation(need_state, pairing_state, actions)
 
@@ -142,6 +146,7 @@ def unclassified() -> list[str]:
             covered = (
                 (entity, action) in DUE
                 or action in CONSEQUENCES
+                or (entity, action) in ELSEWHERE
                 or (entity == "need" and _mirrored(action))
             )
             if move.by == "system" and not covered:
