@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from httpx import AsyncClient, Response
@@ -62,3 +62,10 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def upload(content: bytes) -> dict[str, Any]:
     return {"file": ("households.xlsx", content, XLSX)}
+
+
+async def signed_in(make: Callable[[], Awaitable[AsyncClient]], username: str) -> AsyncClient:
+    """A new browser, signed in to the console as ``username``."""
+    browser = await make()
+    assert (await sign_in(browser, username)).status_code == 303
+    return browser

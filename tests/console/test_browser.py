@@ -5,8 +5,9 @@ then posts a need; a donor at a phone's width finds it, claims it and delivers i
 admin confirms receipt; a county admin sees that month's rate on the dashboard's chart and exports
 the ranking, whose figures equal the API's. Along the way: a form without its token is refused,
 the donor's pages hold no household's name, ID number or phone, another village's admin gets 404
-on a household's page, every field has a label, and no request leaves this origin. Screenshots of
-each page are written to the test's temporary folder.
+on a household's page, every field has a label, a focused field shows the focus ring, and no
+request leaves this origin. Every page the story visits (the sign-in, the 404, the review queue and
+the matching runs among them) is screenshotted into the test's temporary folder.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ BAD_ROW = 13  # the sheet's row 13: the twelfth household, with a phone that is 
 UNLABELLED = """() => [...document.querySelectorAll(
     'input:not([type=hidden]), select, textarea')].filter(e => !e.labels || !e.labels.length)
     .map(e => e.name)"""
+FOCUS_RING = """() => { const s = getComputedStyle(document.activeElement);
+    return [s.outlineStyle, s.outlineColor, s.boxShadow]; }"""
 
 
 def households() -> list[list[Any]]:
@@ -90,11 +93,15 @@ class Story:
         await page.screenshot(path=self.shots / f"{self.taken:02d}-{name}.png", full_page=True)
         assert await page.evaluate(UNLABELLED) == [], f"fields without a label on {page.url}"
 
-    async def sign_in(self, page: Page, username: str) -> None:
+    async def sign_in(self, page: Page, username: str, home: str) -> None:
+        """Sign in through the form, both pages screenshotted: the sign-in and the role's home."""
         await page.goto(f"{self.base_url}/console/login")
+        await self.shot(page, "sign-in")
         await page.fill("#username", username)
         await page.fill("#password", PASSWORD)
         await page.click("button[type=submit]")
+        await page.wait_for_url(f"**/console/{home}")
+        await self.shot(page, home)
 
 
 @pytest.fixture
@@ -148,8 +155,9 @@ async def test_the_whole_story_in_chromium(app: FastAPI, client: AsyncClient, st
 
     # 1. The village admin imports 20 households from a sheet with one bad row.
     office = await (await story.context(viewport={"width": 1280, "height": 900})).new_page()
-    await story.sign_in(office, village.username)
+    await story.sign_in(office, village.username, "households")
     await office.goto(f"{base}/console/households/import")
+    await story.shot(office, "import")
     upload = {"name": "households.xlsx", "mimeType": XLSX, "buffer": sheet(rows, HEADINGS)}
     await office.set_input_files("#file", upload)
     await office.click("button[value=dry]")
@@ -189,25 +197,31 @@ async def test_the_whole_story_in_chromium(app: FastAPI, client: AsyncClient, st
     await office.click("button[type=submit]:has-text('发布')")
     need_url = office.url.split("?")[0]
     assert await office.inner_text("#need-status") == "已发布"
+    await story.shot(office, "need-posted")
 
     # Another village's admin does not find the household.
     other = await (await story.context()).new_page()
-    await story.sign_in(other, neighbour.username)
+    await story.sign_in(other, neighbour.username, "households")
     answer = await other.goto(household_url)
     assert answer is not None
     assert answer.status == 404
+    await story.shot(other, "not-found")
 
     # 3. A donor, at a phone's width and by keyboard, finds the need, claims and delivers it.
     phone = await (
         await story.context(viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True)
     ).new_page()
     await phone.goto(f"{base}/console/login")
+    await story.shot(phone, "donor-sign-in")
     await phone.focus("#username")
+    ring = await phone.evaluate(FOCUS_RING)
+    assert ring == ["solid", "rgb(26, 26, 26)", "rgb(255, 255, 255) 0px 0px 0px 2px"]
     await phone.keyboard.type(str(donor["username"]))
     await phone.keyboard.press("Tab")
     await phone.keyboard.type(PASSWORD)
     await phone.keyboard.press("Enter")
     await phone.wait_for_url("**/console/browse")
+    await story.shot(phone, "donor-home")
     await phone.fill("#q", "棉被")
     await phone.select_option("#urgency", "3")
     await phone.click("button:has-text('查找')")
@@ -217,14 +231,18 @@ async def test_the_whole_story_in_chromium(app: FastAPI, client: AsyncClient, st
     donor_pages.append(await phone.content())
     await story.shot(phone, "donor-need")
     await phone.click("button:has-text('我来认领')")
+    await story.shot(phone, "donor-claimed")
     await phone.goto(f"{base}/console/claims")
     donor_pages.append(await phone.content())
     await story.shot(phone, "donor-claims")
     await phone.fill("input[name=note]", "已送到村委会")
     await phone.click("button:has-text('已送达')")
+    donor_pages.append(await phone.content())
+    await story.shot(phone, "donor-delivered")
     await phone.goto(need_url)
     assert await phone.inner_text("#need-status") == "已送达"
     donor_pages.append(await phone.content())
+    await story.shot(phone, "donor-need-delivered")
     assert await phone.evaluate("document.documentElement.scrollWidth") <= 375
     for page_html in donor_pages:
         text = html.unescape(page_html)
@@ -233,6 +251,7 @@ async def test_the_whole_story_in_chromium(app: FastAPI, client: AsyncClient, st
 
     # 4. The village admin confirms receipt and thanks the donor.
     await office.goto(need_url)
+    await story.shot(office, "need-to-confirm")
     await office.fill("#thanks", "谢谢您的棉被！")
     await office.click("button:has-text('确认收到')")
     assert await office.inner_text("#need-status") == "已完成"
@@ -240,9 +259,7 @@ async def test_the_whole_story_in_chromium(app: FastAPI, client: AsyncClient, st
 
     # 5. The county admin sees this month's rate on the chart and exports the ranking.
     desk = await (await story.context(viewport={"width": 1280, "height": 900})).new_page()
-    await story.sign_in(desk, county.username)
-    await desk.wait_for_url("**/console/dashboard")
-    await story.shot(desk, "dashboard")
+    await story.sign_in(desk, county.username, "dashboard")
     success, ranking = await api_figures(base, county.username)
     month = label(period_start(today(), "month"), "month")
     township = next(g for g in success["groups"] if g["key"] == TOWNSHIP)
@@ -263,6 +280,11 @@ async def test_the_whole_story_in_chromium(app: FastAPI, client: AsyncClient, st
     ]
     assert lines == expected
     assert [lines[0][1], lines[0][5]] == [TOWNSHIP, 1.0]
+    for office_page in ("review", "matching"):
+        await desk.goto(f"{base}/console/{office_page}")
+        await story.shot(desk, office_page)
 
     assert {url.split("/console", 1)[0] for url in story.requested} == {base}
-    assert len(list(story.shots.glob("*.png"))) == story.taken
+    shots = sorted(path.stem.split("-", 1)[1] for path in story.shots.glob("*.png"))
+    assert len(shots) == story.taken
+    assert {"sign-in", "not-found", "review", "matching", "dashboard"} <= set(shots)
