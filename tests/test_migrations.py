@@ -145,6 +145,8 @@ class Loss:
 # column comes back re-derived (active_at, from the events), reset (honour_roll: consent is asked
 # again rather than assumed) or empty (run_id, score: the runs themselves are gone).
 DOWNGRADE_REMOVES: dict[str, Loss] = {
+    # Below 0011 a household has one row per role: the ended assignments are deleted too.
+    "0011": Loss(frozenset(), {"helper_assignments": frozenset({"ended_at"})}),
     "0010": Loss(frozenset(), {"needs": frozenset({"funding_source"})}),
     "0009": Loss(
         frozenset(

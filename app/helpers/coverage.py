@@ -2,7 +2,11 @@
 with a recent help act, and help acts per township and month.
 
 The monthly assessment reads the coverage on the last day of each month, and the year's summary
-adds the months' acts, so every figure here is a function of a scope and a day or a range.
+adds the months' acts, so every figure here is a function of a scope and a day or a range. A day's
+figures stay what they were once the day is over: a household counts from its registration, and
+a role by whoever held it at the day's close (an assignment's period, kept when it is replaced).
+Whether a household is a key household has no history, though: a household counts as key on
+every day by what it is marked now.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, exists, extract, func, select
+from sqlalchemy import ColumnElement, and_, exists, extract, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.scope import Scope
@@ -38,10 +42,13 @@ def _end_of(on: dt.date) -> dt.datetime:
 
 
 def _has(role: str, on: dt.date) -> ColumnElement[bool]:
+    """Someone held ``role`` for the household at the close of the day ``on``."""
+    end = _end_of(on)
     return exists().where(
         HelperAssignment.household_id == Household.id,
         HelperAssignment.role == role,
-        HelperAssignment.assigned_at < _end_of(on),
+        HelperAssignment.assigned_at < end,
+        or_(HelperAssignment.ended_at.is_(None), HelperAssignment.ended_at >= end),
     )
 
 
@@ -58,7 +65,11 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 
 async def coverage(session: AsyncSession, scope: str, on: dt.date) -> list[Counts]:
-    """Each township of ``scope`` that has key households: its coverage on the day ``on``."""
+    """Each township of ``scope`` that had key households on the day ``on``: its coverage.
+
+    Only households registered by the day's close count. Key status is read as it is now (it
+    has no history), so unmarking a household removes it from past days too.
+    """
     township = func.substr(Household.village_code, 1, TOWNSHIP)
     rows = await session.execute(
         select(
@@ -67,7 +78,11 @@ async def coverage(session: AsyncSession, scope: str, on: dt.date) -> list[Count
             _count_if(and_(_has("helper", on), _has("liaison", on))),
             _count_if(_acted_within(on)),
         )
-        .where(Scope(scope).where(Household.village_code), Household.key_household.is_(True))
+        .where(
+            Scope(scope).where(Household.village_code),
+            Household.key_household.is_(True),
+            Household.created_at < _end_of(on),
+        )
         .group_by(township)
         .order_by(township)
     )

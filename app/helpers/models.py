@@ -4,6 +4,10 @@ A helper or liaison is a person: name and phone encrypted at rest like a househo
 phone found by its keyed hash. A person serves the region of its ``region_code`` (a village, or
 a township for a liaison of many households), and an assignment names the one helper and the
 one liaison of a household.
+
+Assignments keep their history: each holds its role from ``assigned_at`` until ``ended_at``
+(null while current), and a replacement ends the current row and starts a new one, so the
+coverage of a past day reads who held each role then.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from sqlalchemy import (
     Index,
     LargeBinary,
     String,
-    UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -45,13 +49,29 @@ class Helper(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+def _unique_while_current(name: str, *columns: str) -> Index:
+    """A unique index over the rows whose period has not ended, on both engines."""
+    current = text("ended_at IS NULL")
+    return Index(name, *columns, unique=True, sqlite_where=current, postgresql_where=current)
+
+
 class HelperAssignment(Base):
-    """A household's helper or liaison: one of each role per household."""
+    """A household's helper or liaison over a period: one current holder of each role."""
 
     __tablename__ = "helper_assignments"
     __table_args__ = (
         CheckConstraint(f"role IN {sql_in(ROLES)}", name="role"),
-        UniqueConstraint("household_id", "role", name="uq_helper_assignments_household_role"),
+        CheckConstraint("ended_at IS NULL OR ended_at >= assigned_at", name="period"),
+        # One current holder of each role per household, held by the database itself.
+        _unique_while_current(
+            "uq_helper_assignments_household_role_current", "household_id", "role"
+        ),
+        Index(
+            "ix_helper_assignments_household_id_role_assigned_at",
+            "household_id",
+            "role",
+            "assigned_at",
+        ),
         Index("ix_helper_assignments_village_code", "village_code"),
     )
 
@@ -63,6 +83,8 @@ class HelperAssignment(Base):
     county_code: Mapped[str] = mapped_column(String(6), index=True)
     assigned_by_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("users.id"))
     assigned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When a replacement took the role over; null while the assignment is current.
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class HelpAct(Base):

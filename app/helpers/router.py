@@ -40,7 +40,8 @@ async def assign_helper(
     body: HelperAssign,
 ) -> HouseholdHelpers:
     """Give a household of your scope its helper (主体帮扶人) or liaison (帮扶联络员): a person
-    already registered or a new one; it replaces the role's previous holder."""
+    already registered or a new one; it replaces the role's previous holder, whose period is
+    kept for the coverage of past days (409 if another assignment of the role came first)."""
     return await service.assign(session, vault, admin, household_id, body)
 
 

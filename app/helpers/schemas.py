@@ -30,7 +30,8 @@ KIND_DOC = "visit 走访, care 生活照料, production 生产帮扶, schooling 
 
 class HelperAssign(BaseModel):
     """Assign a household its helper or liaison: a person already registered (``helper_id``),
-    or a new one (``name`` and ``phone``). A new assignment of a role replaces the old one."""
+    or a new one (``name`` and ``phone``). A new assignment of a role replaces the old one from
+    now on; the role's current holder named again keeps it as it was."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -87,7 +88,7 @@ class AssignmentRead(BaseModel):
     role: Role
     helper: HelperRead
     assigned_by_id: int
-    assigned_at: dt.datetime
+    assigned_at: dt.datetime = Field(description="Since when the person holds the role")
 
 
 class HouseholdHelpers(BaseModel):

@@ -18,7 +18,7 @@ from app.accounts.models import User
 from app.accounts.policy import admin_scope
 from app.core.crypto import Vault
 from app.core.db import utcnow
-from app.core.errors import Forbidden, NotFound, Unprocessable
+from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.idcard import mask_name
 from app.core.logging import current_request_id
 from app.core.pagination import page_by_id
@@ -73,7 +73,7 @@ async def _assignments(
     rows = await session.execute(
         select(HelperAssignment, Helper)
         .join(Helper, Helper.id == HelperAssignment.helper_id)
-        .where(HelperAssignment.household_id == household_id)
+        .where(HelperAssignment.household_id == household_id, HelperAssignment.ended_at.is_(None))
     )
     return [(assignment, helper) for assignment, helper in rows.all()]
 
@@ -172,32 +172,57 @@ async def _new_person(
     return helper
 
 
+def _changed(household: Household, role: str) -> Conflict:
+    return Conflict(
+        f"The {role} of household {household.id} was changed meanwhile; reload and retry",
+        code="concurrent_update",
+    )
+
+
 async def _set_assignment(
     session: AsyncSession, admin: User, household: Household, role: str, helper: Helper
 ) -> None:
-    """The household's ``role`` is ``helper`` now: the row replaced, or written if none was."""
-    values = {"helper_id": helper.id, "assigned_by_id": admin.id, "assigned_at": utcnow()}
-    replace = (
-        update(HelperAssignment)
-        .where(HelperAssignment.household_id == household.id, HelperAssignment.role == role)
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    """The household's ``role`` is ``helper`` from now on: the current holder's assignment
+    ends (a compare-and-set on its being current) and a new one starts; the past is kept.
+
+    Of two replacements at once one wins; the other finds the row ended, or the new current
+    row taken (the partial unique index), and gets 409.
+    """
+    now = utcnow()
+    current = await session.scalar(
+        select(HelperAssignment).where(
+            HelperAssignment.household_id == household.id,
+            HelperAssignment.role == role,
+            HelperAssignment.ended_at.is_(None),
+        )
     )
-    if (await session.execute(replace)).rowcount:  # type: ignore[attr-defined]
-        return
+    if current is not None:
+        if current.helper_id == helper.id:
+            return  # the same person goes on holding the role
+        now = max(now, current.assigned_at)
+        ended = await session.execute(
+            update(HelperAssignment)
+            .where(HelperAssignment.id == current.id, HelperAssignment.ended_at.is_(None))
+            .values(ended_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if not ended.rowcount:  # type: ignore[attr-defined]
+            raise _changed(household, role)
     try:
         async with session.begin_nested():
             session.add(
                 HelperAssignment(
                     household_id=household.id,
                     role=role,
+                    helper_id=helper.id,
                     village_code=household.village_code,
                     county_code=household.county_code,
-                    **values,
+                    assigned_by_id=admin.id,
+                    assigned_at=now,
                 )
             )
-    except IntegrityError:  # a concurrent first assignment of the role won: replace it
-        await session.execute(replace)
+    except IntegrityError as exc:  # a concurrent assignment of the role won
+        raise _changed(household, role) from exc
 
 
 async def assign(
@@ -235,7 +260,10 @@ async def list_helpers(
     )  # fmt: skip
     served = await session.execute(
         select(HelperAssignment.helper_id, func.count())
-        .where(HelperAssignment.helper_id.in_([row.id for row in rows]))
+        .where(
+            HelperAssignment.helper_id.in_([row.id for row in rows]),
+            HelperAssignment.ended_at.is_(None),
+        )
         .group_by(HelperAssignment.helper_id)
     )
     counts = {helper_id: int(households) for helper_id, households in served.all()}
@@ -260,7 +288,11 @@ async def _household_of_helper(
             select(Household, Helper.id)
             .join(HelperAssignment, HelperAssignment.household_id == Household.id)
             .join(Helper, Helper.id == HelperAssignment.helper_id)
-            .where(Household.id == household_id, Helper.donor_id == donor.id)
+            .where(
+                Household.id == household_id,
+                Helper.donor_id == donor.id,
+                HelperAssignment.ended_at.is_(None),
+            )
             .limit(1)
         )
     ).first()
@@ -274,6 +306,7 @@ async def _assigned_helper(session: AsyncSession, household: Household, helper_i
         select(HelperAssignment.helper_id).where(
             HelperAssignment.household_id == household.id,
             HelperAssignment.helper_id == helper_id,
+            HelperAssignment.ended_at.is_(None),
         )
     )
     if assigned is None:
