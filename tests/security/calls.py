@@ -31,6 +31,7 @@ class Call:
     method: str
     url: str
     json: Any = None
+    content: bytes | None = None
     data: dict[str, str] | None = None
     params: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -228,6 +229,7 @@ async def send(world: World, role: Role, call: Call) -> Response:
         call.method,
         call.url,
         json=call.json,
+        content=call.content,
         data=call.data,
         params=call.params,
         files=call.files,
@@ -244,35 +246,6 @@ async def sign_in_again(world: World, role: Role) -> dict[str, str]:
     response = await world.client.post("/api/v1/auth/token", data=form)
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-# Operations whose cells in the access matrix and bodies in the mass-assignment test are still to
-# be written: the fund pool's donations, payments and steps, and the bodies of helpers' and
-# programmes' writes. Each has its own
-# role and scope tests beside it (tests/funds, tests/helpers, tests/programmes); an operation added
-# anywhere else still fails the completeness tests until it has its row.
-NOT_TABULATED: frozenset[str] = frozenset(
-    {
-        "GET /api/v1/donations/{donation_id}",
-        "GET /api/v1/donations/{donation_id}/receipt",
-        "POST /api/v1/allocations/{allocation_id}/approve",
-        "POST /api/v1/allocations/{allocation_id}/reject",
-        "POST /api/v1/donations",
-        "POST /api/v1/donations/{donation_id}/close",
-        "POST /api/v1/donations/{donation_id}/reverse",
-        "POST /api/v1/fundings/{funding_id}/confirm",
-        "POST /api/v1/fundings/{funding_id}/purchase",
-        "POST /api/v1/payments/notify/wechat_pay",
-        "POST /api/v1/households/{household_id}/helpers",
-        "POST /api/v1/households/{household_id}/help-acts",
-        "POST /api/v1/programmes",
-        "POST /api/v1/programmes/{programme_id}/students",
-        "POST /api/v1/programmes/{programme_id}/volunteers",
-        "POST /api/v1/programme-pairings/{pairing_id}/sessions",
-        "POST /api/v1/programme-pairings/{pairing_id}/{action}",
-        "POST /api/v1/programmes/{programme_id}/matching",
-    }
-)
 
 
 def all_operations(tmp_path: Path) -> set[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from tests.factories import phone_number
 from tests.security.calls import Call, Target
@@ -34,18 +35,23 @@ async def the_programme(world: World) -> int:
     return world.records["programme"]
 
 
+async def matched(world: World, body: object = None) -> dict[str, Any]:
+    """A new programme's run (sent ``body``) pairing the donor with a student of village A."""
+    url = f"/api/v1/programmes/{await programme(world)}"
+    student = {"household_id": await world.household(VILLAGE_A), "grade": 8,
+               "subjects": ["math"], "slots": ["sat_morning"]}  # fmt: skip
+    ok(await world.client.post(f"{url}/students", json=student,
+                               headers=world.headers["village_in"]))  # fmt: skip
+    ok(await world.client.post(f"{url}/volunteers", json=TUTOR, headers=world.headers["donor"]))
+    return ok(
+        await world.client.post(f"{url}/matching", json=body, headers=world.headers["county_in"])
+    )
+
+
 async def the_pairing(world: World) -> int:
     """The donor tutoring a student of a household of village A."""
     if "programme_pairing" not in world.records:
-        programme_id = await programme(world)
-        url = f"/api/v1/programmes/{programme_id}"
-        student = {"household_id": await world.household(VILLAGE_A), "grade": 8,
-                   "subjects": ["math"], "slots": ["sat_morning"]}  # fmt: skip
-        ok(await world.client.post(f"{url}/students", json=student,
-                                   headers=world.headers["village_in"]))  # fmt: skip
-        ok(await world.client.post(f"{url}/volunteers", json=TUTOR, headers=world.headers["donor"]))
-        run = ok(await world.client.post(f"{url}/matching", headers=world.headers["county_in"]))
-        world.records["programme_pairing"] = run["pairings"][0]["id"]
+        world.records["programme_pairing"] = (await matched(world))["pairings"][0]["id"]
     return world.records["programme_pairing"]
 
 

@@ -31,6 +31,7 @@ from tests.factories import (
     sign_in,
     unique,
 )
+from tests.funds.simulator import Simulator
 
 VILLAGE_A, VILLAGE_B = "430525101201", "430525101202"
 VILLAGE_C, VILLAGE_D = "430525102201", "430524101201"
@@ -95,6 +96,7 @@ class World:
     app: FastAPI
     client: AsyncClient
     engine: AsyncEngine
+    payments: Simulator  # WeChat Pay, whose merchant the app is
     headers: dict[Role, Headers] = field(default_factory=dict)
     ids: dict[Role, int] = field(default_factory=dict)
     usernames: dict[Role, str] = field(default_factory=dict)
@@ -191,9 +193,11 @@ class World:
         return str(ok(response)["refresh_token"])
 
 
-async def build(app: FastAPI, client: AsyncClient, engine: AsyncEngine) -> World:
+async def build(
+    app: FastAPI, client: AsyncClient, engine: AsyncEngine, payments: Simulator
+) -> World:
     """Callers of every role, and records in and out of village A, through the API."""
-    world = World(app, client, engine, headers={"anonymous": {}})
+    world = World(app, client, engine, payments, headers={"anonymous": {}})
     for role, (admin_role, scope) in ADMINS.items():
         admin = await make_admin(app, admin_role, scope)
         world.headers[role] = await sign_in(client, admin.username)
