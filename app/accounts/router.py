@@ -191,11 +191,9 @@ async def logout(
 
 
 async def _me(session: SessionDep, user: User) -> Me:
+    unread, preferences = await inbox.summary(session, user.id)
     return Me.model_validate(user).model_copy(
-        update={
-            "unread_notifications": await inbox.unread_count(session, user.id),
-            "notifications": await inbox.preferences(session, user.id),
-        }
+        update={"unread_notifications": unread, "notifications": preferences}
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import secrets
 import uuid
@@ -101,6 +102,20 @@ class Tokens:
         return jwt.encode(payload, self._key, algorithm=ALGORITHM)
 
     def read_access(self, token: str) -> AccessClaims:
+        """The claims of a valid access token that has not expired (else :class:`TokenError`).
+
+        A token's signature and claims are checked once and the result kept (a bounded cache of
+        the tokens seen last, verified ones only): the same bytes verify the same way until they
+        expire, which is checked on every use. What the token stands for (the account, its
+        session, its generation) is read from the database on every request all the same.
+        """
+        claims = self._verified(token)
+        if claims.expires_at <= dt.datetime.now(dt.UTC):
+            raise TokenError("the access token has expired")
+        return claims
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one Tokens per app, living as long
+    def _verified(self, token: str) -> AccessClaims:
         try:
             payload = jwt.decode(
                 token,

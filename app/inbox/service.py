@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -152,6 +152,39 @@ async def unread_count(session: AsyncSession, user_id: int) -> int:
         .where(*_shown(user_id, utcnow()), Notification.id > read_up_to)
     )
     return int(count or 0)
+
+
+# What the account's own page shows of the inbox, in one statement built once: the unread count
+# and the preferences (each a subquery of the user's settings row, absent until first written).
+_MINE = NotificationSettings.user_id == bindparam("user_id")
+_READ_UP_TO = select(NotificationSettings.read_up_to).where(_MINE).scalar_subquery()
+_SUMMARY = select(
+    select(func.count())
+    .select_from(Notification)
+    .where(
+        Notification.user_id == bindparam("user_id"),
+        Notification.visible_at <= bindparam("now"),
+        Notification.id > func.coalesce(_READ_UP_TO, 0),
+    )
+    .scalar_subquery(),
+    select(NotificationSettings.modes).where(_MINE).scalar_subquery(),
+    select(NotificationSettings.quiet_start).where(_MINE).scalar_subquery(),
+    select(NotificationSettings.quiet_end).where(_MINE).scalar_subquery(),
+)
+
+
+async def summary(session: AsyncSession, user_id: int) -> tuple[int, Preferences]:
+    """The unread count and the preferences, as :func:`unread_count` and :func:`preferences`."""
+    connection = await session.connection()
+    parameters = {"user_id": user_id, "now": utcnow()}
+    unread, modes, start, end = (await connection.execute(_SUMMARY, parameters)).one()
+    chosen = dict(modes or {})
+    if start is None:
+        start, end = DEFAULT_QUIET
+    return int(unread or 0), Preferences(
+        modes={kind: chosen.get(kind, "immediate") for kind in TYPES},
+        quiet_hours=QuietHours(start=start, end=end),
+    )
 
 
 async def page(
