@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import Row, bindparam, exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
@@ -92,7 +92,7 @@ async def get_current_user(session: SessionDep, claims: AccessClaimsDep) -> User
     return user
 
 
-def _persistent(session: AsyncSession, row: Row[Any]) -> User:
+def _persistent(session: AsyncSession, row: Any) -> User:
     """The account of ``row`` as the session's own, as if the ORM had loaded it.
 
     The statement runs on the session's connection as plain SQL, which costs a fraction of an
@@ -101,7 +101,7 @@ def _persistent(session: AsyncSession, row: Row[Any]) -> User:
     """
     found = session.identity_map.get(identity_key(User, row.id))
     if found is not None:
-        return cast(User, found)
+        return found
     user = User(**{column.key: row._mapping[column] for column in _COLUMNS})
     make_transient_to_detached(user)
     session.add(user)
