@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 
+from app.needs.browse import NeedRecord
+from app.needs.models import Need
 from tests.factories import admin_headers, assert_problem, donor_headers, make_household, post_need
 
 Headers = dict[str, str]
@@ -154,3 +157,11 @@ async def test_a_forged_cursor_is_a_422_not_a_500(
 
 async def test_browsing_needs_a_token(client: AsyncClient) -> None:
     assert (await client.get("/api/v1/needs")).status_code == 401
+
+
+def test_a_shown_need_has_every_column_of_the_need_in_the_tables_order() -> None:
+    # Reads build NeedRecord from a row of the need's columns by position: a column added to
+    # the model (or moved) must be added here as well, or the fields would be shifted.
+    assert [field.name for field in dataclasses.fields(NeedRecord)] == [
+        column.key for column in Need.__table__.columns
+    ]
