@@ -64,8 +64,9 @@ AIXIN_ENV = {
     "AIXIN_CLAIM_WINDOW_SECONDS": "1",
     "AIXIN_MAX_OPEN_CLAIMS": "1000",
 }
-KINDS = ("me", "browse", "browse_deep", "one_need", "claim_release")
+KINDS = ("healthz", "me", "browse", "browse_deep", "one_need", "claim_release")
 LABELS = {
+    "healthz": "GET /healthz (no token, no query)",
     "me": "GET /me",
     "browse": "browse, first page (20 of 300)",
     "browse_deep": f"browse, page {DEEP_PAGE + 1} by cursor",
@@ -326,6 +327,7 @@ class Target:
 
         base = self.base_url + self.prefix
         return {
+            "healthz": f"{self.base_url}/healthz",
             "me": f"{base}/me",
             "browse": f"{base}/needs?limit=20",
             "browse_deep": f"{base}/needs?limit=20&cursor={quote(deep)}",
@@ -590,6 +592,7 @@ async def _measure_in_process(
         for name, (app, prefix) in apps.items():
             need = need_ids[name]
             calls: list[tuple[str, str]] = {
+                "healthz": [("GET", "/healthz")],
                 "me": [("GET", f"{prefix}/me")],
                 "browse": [("GET", f"{prefix}/needs?limit=20")],
                 "browse_deep": [("GET", f"{prefix}/needs?limit=20&cursor={deep[name]}")],
