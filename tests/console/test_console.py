@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from httpx import AsyncClient
 from openpyxl import load_workbook  # type: ignore[import-untyped]
 from sqlalchemy import func, select
 
+from app.accounts.models import User
+from app.console.session import end_session, start_session
 from app.households.models import HouseholdAccess
+from tests.conftest import settings_for
 from tests.console.conftest import Browsers
 from tests.console.pages import sheet, sign_in, submit, upload
 from tests.factories import (
@@ -244,3 +248,19 @@ async def test_the_roster_export_is_scoped_and_logged(
             .where(HouseholdAccess.action == "export")
         )
     assert exported == 2
+
+
+def test_the_session_cookie_is_secure_only_in_production(tmp_path: Path) -> None:
+    # Over plain http in development a Secure cookie would never come back; in production the
+    # session must never travel unencrypted.
+    donor = User(id=7, role="donor", scope_code=None, token_generation=0)
+    for env, secure in (("development", False), ("production", True)):
+        base = settings_for("sqlite+aiosqlite://", tmp_path)
+        settings = base.model_copy(update={"env": env})
+        started, ended = Response(), Response()
+        start_session(started, settings, donor, "family")
+        end_session(ended, settings)
+        for response in (started, ended):
+            cookie = response.headers["set-cookie"].lower()
+            assert cookie.startswith("aixin_console=")
+            assert ("; secure" in cookie) is secure, (env, cookie)
