@@ -145,6 +145,26 @@ class Loss:
 # column comes back re-derived (active_at, from the events), reset (honour_roll: consent is asked
 # again rather than assumed) or empty (run_id, score: the runs themselves are gone).
 DOWNGRADE_REMOVES: dict[str, Loss] = {
+    # Below 0012 a sponsorship payment has no status: what was received and paid out goes, and
+    # so do the ledger's sponsorship accounts and postings (no other account shares them).
+    "0012": Loss(
+        frozenset(),
+        {
+            "sponsorship_payments": frozenset(
+                {
+                    "status",
+                    "received_on",
+                    "receipt_voucher_no",
+                    "received_by_id",
+                    "received_at",
+                    "disbursed_on",
+                    "disbursement_voucher_no",
+                    "disbursed_by_id",
+                    "disbursed_at",
+                }
+            )
+        },
+    ),
     # Below 0011 a household has one row per role: the ended assignments are deleted too.
     "0011": Loss(frozenset(), {"helper_assignments": frozenset({"ended_at"})}),
     "0010": Loss(frozenset(), {"needs": frozenset({"funding_source"})}),

@@ -114,6 +114,8 @@ CATALOGUE: dict[str, ProblemType] = {
                              "结对项目不存在，或您无权查看"),
     "programme_pairing_not_found": P(404, "No such programme pairing of the caller's",
                                      "没有您的这一结对"),
+    "sponsorship_payment_not_found": P(404, "No such payment of the programme pairing",
+                                       "该结对没有这笔资助款"),
     "allocation_not_found": P(404, "No such allocation in the caller's scope",
         "您的管辖范围内没有该分配方案"),
     "county_not_found": P(404, "No such county (in the caller's scope)",
@@ -170,6 +172,9 @@ CATALOGUE: dict[str, ProblemType] = {
                              "照片数量已达上限，请先删除一张"),
     "programme_pairing_changed": P(409, "The programme pairing changed while the caller was "
                                    "acting; reload it", "结对已被他人修改，请刷新后再试"),
+    "sponsorship_payment_changed": P(409, "The sponsorship payment changed while the caller "
+                                     "was acting; reload it",
+                                     "该笔资助款已被他人处理，请刷新后再试"),
     "already_signed_up": P(409, "The donor has signed up to this programme already",
                            "您已报名参加该结对项目"),
     "allocation_changed": P(409, "The allocation changed while the caller was acting; reload it",

@@ -28,10 +28,22 @@ from app.needs.states import MONEY_SOURCES
 
 # pool: a county's unrestricted money; need: a need's restricted account; credits: a donor's
 # credits from one expired crowdfunding; clearing: what a payment channel brought in;
-# offline: what a county's office received; disbursed: what a county spent on needs.
-ACCOUNT_KINDS = ("pool", "need", "credits", "clearing", "offline", "disbursed")
+# offline: what a county's office received; disbursed: what a county spent on needs;
+# sponsorship: a 一助一 pairing's money received and not yet paid out; sponsor_income: what a
+# county's sponsors paid; sponsor_paid: what a county paid out to sponsored households.
+ACCOUNT_KINDS = (
+    "pool",
+    "need",
+    "credits",
+    "clearing",
+    "offline",
+    "disbursed",
+    "sponsorship",
+    "sponsor_income",
+    "sponsor_paid",
+)
 # The accounts that hold money and so can never go below zero.
-PROTECTED_KINDS = ("pool", "need", "credits")
+PROTECTED_KINDS = ("pool", "need", "credits", "sponsorship")
 TRANSACTION_KINDS = (
     "income",
     "allocation",

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, BigIntPK, UTCDateTime, utcnow
 from app.core.vocabulary import sql_in
-from app.programmes.states import ONGOING, STATES
+from app.programmes.states import ONGOING, PAYMENT_STATES, STATES
 from app.programmes.vocabulary import KINDS
 
 
@@ -150,12 +150,14 @@ class TutoringSession(Base):
 
 
 class SponsorshipPayment(Base):
-    """A sponsor's payment for one term of a pairing: due on the term's first day."""
+    """A sponsor's payment for one term of a pairing: due on the term's first day, received by
+    the county office, then paid out to the student's household."""
 
     __tablename__ = "sponsorship_payments"
     __table_args__ = (
         UniqueConstraint("pairing_id", "term", name="uq_sponsorship_payments_pairing_term"),
         CheckConstraint("amount_fen > 0", name="amount_fen"),
+        CheckConstraint(f"status IN {sql_in(PAYMENT_STATES)}", name="status"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -165,3 +167,12 @@ class SponsorshipPayment(Base):
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     county_code: Mapped[str] = mapped_column(String(6), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(12), default="scheduled")
+    received_on: Mapped[dt.date | None] = mapped_column(Date)
+    receipt_voucher_no: Mapped[str | None] = mapped_column(String(64))
+    received_by_id: Mapped[int | None] = mapped_column(BigIntPK, ForeignKey("users.id"))
+    received_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    disbursed_on: Mapped[dt.date | None] = mapped_column(Date)
+    disbursement_voucher_no: Mapped[str | None] = mapped_column(String(64))
+    disbursed_by_id: Mapped[int | None] = mapped_column(BigIntPK, ForeignKey("users.id"))
+    disbursed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -1,5 +1,5 @@
 """结对: programmes (county admins), students (admins in scope), volunteers and sponsors
-(donors), exact pairing runs, the pairings' life and tutoring sessions."""
+(donors), exact pairing runs, the pairings' life, tutoring sessions and sponsorship payments."""
 
 from __future__ import annotations
 
@@ -12,14 +12,17 @@ from app.core.db import SessionDep
 from app.core.openapi import problems
 from app.core.pagination import Cursor, Limit, Page
 from app.core.types import IdParam
-from app.programmes import service
+from app.programmes import payments, service
 from app.programmes.schemas import (
     MatchingRead,
+    PaymentDisbursed,
+    PaymentReceived,
     ProgrammeCreate,
     ProgrammePairingRead,
     ProgrammeRead,
     SessionCreate,
     SessionRead,
+    SponsorshipPaymentRead,
     StudentEnrol,
     StudentRead,
     VolunteerRead,
@@ -31,6 +34,7 @@ pairings_router = APIRouter(prefix="/programme-pairings", tags=["programmes"])
 
 ProgrammeId = Annotated[IdParam, Path()]
 PairingId = Annotated[IdParam, Path()]
+PaymentId = Annotated[IdParam, Path()]
 Action = Literal["renew", "pause", "resume", "complete", "terminate"]
 
 
@@ -172,6 +176,59 @@ async def list_tutoring_sessions(
         session, user, pairing_id, limit=limit, cursor=cursor
     )
     return Page[SessionRead](items=items, next_cursor=next_cursor)
+
+
+@pairings_router.get("/{pairing_id}/payments", response_model=Page[SponsorshipPaymentRead])
+async def list_sponsorship_payments(
+    session: SessionDep,
+    user: CurrentUser,
+    pairing_id: PairingId,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> Page[SponsorshipPaymentRead]:
+    """A sponsorship pairing's payments by term, with their status: admins in scope, and the
+    pairing's sponsor."""
+    rows, next_cursor = await payments.list_payments(
+        session, user, pairing_id, limit=limit, cursor=cursor
+    )
+    items = [SponsorshipPaymentRead.model_validate(row) for row in rows]
+    return Page[SponsorshipPaymentRead](items=items, next_cursor=next_cursor)
+
+
+@pairings_router.post(
+    "/{pairing_id}/payments/{payment_id}/receive",
+    response_model=SponsorshipPaymentRead,
+    responses=problems(403, 409),
+)
+async def receive_sponsorship_payment(
+    session: SessionDep,
+    admin: Admin,
+    pairing_id: PairingId,
+    payment_id: PaymentId,
+    body: PaymentReceived,
+) -> SponsorshipPaymentRead:
+    """Record a scheduled payment received from the sponsor (the county office): it is posted
+    to the pairing's account in the fund pool; 409 if it was received, or cancelled, already."""
+    payment = await payments.record(session, admin, pairing_id, payment_id, body)
+    return SponsorshipPaymentRead.model_validate(payment)
+
+
+@pairings_router.post(
+    "/{pairing_id}/payments/{payment_id}/disburse",
+    response_model=SponsorshipPaymentRead,
+    responses=problems(403, 409),
+)
+async def disburse_sponsorship_payment(
+    session: SessionDep,
+    admin: Admin,
+    pairing_id: PairingId,
+    payment_id: PaymentId,
+    body: PaymentDisbursed,
+) -> SponsorshipPaymentRead:
+    """Record a received payment paid out to the student's household (the county office): it
+    leaves the pairing's account in the fund pool; 409 unless it was received and not yet paid."""
+    payment = await payments.record(session, admin, pairing_id, payment_id, body)
+    return SponsorshipPaymentRead.model_validate(payment)
 
 
 # After the sessions: a path's last segment is an action only when it is not "sessions".

@@ -12,6 +12,8 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.core.types import BigInteger, CountyCode, Date, Id, Integer, Text, code
+from app.funds.schemas import Voucher
+from app.programmes.states import PaymentState
 from app.programmes.vocabulary import SLOT_PATTERN, GradeBand, Kind, Subject
 
 Slot = Annotated[str, Text(16, strip=False, pattern=SLOT_PATTERN)]
@@ -175,3 +177,41 @@ class SessionRead(BaseModel):
     note: str
     recorded_by_id: int
     created_at: dt.datetime
+
+
+class PaymentReceived(BaseModel):
+    """A sponsor's payment as the county office received it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    voucher_no: Voucher = Field(examples=["YZY2026-0001"])
+    received_on: Date
+
+
+class PaymentDisbursed(BaseModel):
+    """A received payment as the county office paid it out to the student's household."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    voucher_no: Voucher = Field(examples=["YZF2026-0001"])
+    disbursed_on: Date
+
+
+class SponsorshipPaymentRead(BaseModel):
+    """A term's payment of a sponsorship pairing; it names no person of the household."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    pairing_id: int
+    term: int = Field(description="1 for the first term, 2 after one renewal …")
+    due_on: dt.date
+    amount_fen: int
+    status: PaymentState = Field(
+        description="scheduled → received (from the sponsor) → disbursed (to the household); "
+        "cancelled when the pairing was terminated before it was received"
+    )
+    received_on: dt.date | None
+    receipt_voucher_no: str | None
+    disbursed_on: dt.date | None
+    disbursement_voucher_no: str | None

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, and_, exists, func, select, true
+from sqlalchemy import ColumnElement, and_, exists, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,7 +46,7 @@ from app.programmes.schemas import (
     VolunteerRead,
     VolunteerSignUp,
 )
-from app.programmes.states import ENDED, ONGOING, TABLE
+from app.programmes.states import ENDED, ONGOING, PAYMENT, TABLE
 from app.programmes.vocabulary import (
     GRADE_BANDS,
     SLOTS,
@@ -382,7 +382,7 @@ async def run_matching(session: AsyncSession, admin: User, programme_id: int) ->
         capacity=int(volunteers.capacity.sum()),
         paired=result.matched,
         total_score=result.objective,
-        solver_seconds=result.seconds,
+        solver_seconds=round(result.seconds, 6),  # a long float reads like an ID number
         pairings=[_read(pairing, 0) for pairing in created],
     )
 
@@ -435,8 +435,21 @@ def _schedule_payment(
             due_on=due,
             amount_fen=programme.amount_per_term_fen,
             county_code=pairing.county_code,
+            status="scheduled",
             created_at=utcnow(),
         )
+    )
+
+
+async def _cancel_payments(session: AsyncSession, pairing: ProgrammePairing) -> None:
+    """Cancel a terminated pairing's payments still scheduled: a conditional update, so one
+    received meanwhile (its compare-and-set won) stays received."""
+    before = "scheduled"
+    await session.execute(
+        update(SponsorshipPayment)
+        .where(SponsorshipPayment.pairing_id == pairing.id, SponsorshipPayment.status == before)
+        .values(status=PAYMENT.check(before, "cancel").to)
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -524,6 +537,8 @@ async def move(
         assert programme is not None
         _schedule_payment(session, programme, pairing, term=pairing.renewals + 1, due=old_end)
         await session.flush()
+    if action == "terminate":
+        await _cancel_payments(session, pairing)
     return _read(pairing, (await _held(session, [pairing.id])).get(pairing.id, 0))
 
 

@@ -4,6 +4,11 @@ A pairing of a student with a volunteer or sponsor starts active for the program
 admin renews it for another term, pauses and resumes it, completes it (the term ran its course)
 or terminates it early. Every move is a compare-and-set on the status and the version, so of
 two admins acting at once exactly one wins and the other gets 409.
+
+A sponsorship pairing's payment for a term is scheduled on the term's first day; the county
+office records it received from the sponsor (into the pairing's restricted account in the fund
+pool's ledger), then paid out to the student's household. Terminating the pairing cancels the
+payments still scheduled. Each move is a compare-and-set on the payment's status.
 """
 
 from __future__ import annotations
@@ -27,5 +32,18 @@ TABLE = TransitionTable(
         ("active", "terminate"): Transition("terminated", "admin"),
         ("paused", "resume"): Transition("active", "admin"),
         ("paused", "terminate"): Transition("terminated", "admin"),
+    },
+)
+
+PaymentState = Literal["scheduled", "received", "disbursed", "cancelled"]
+PAYMENT_STATES: tuple[str, ...] = get_args(PaymentState)
+
+PAYMENT = TransitionTable(
+    "sponsorship_payment",
+    PAYMENT_STATES,
+    {
+        ("scheduled", "receive"): Transition("received", "admin"),
+        ("received", "disburse"): Transition("disbursed", "admin"),
+        ("scheduled", "cancel"): Transition("cancelled", "system"),
     },
 )

@@ -81,3 +81,48 @@ async def enrol(world: World) -> Call:
 
 def helper() -> dict[str, str]:
     return {"role": "helper", "name": "周帮扶", "phone": phone_number()}
+
+
+SPONSORSHIP = {**TUTORING, "kind": "sponsorship", "name": "一助一", "sessions_per_term": None,
+               "amount_per_term_fen": 100_000}  # fmt: skip
+RECEIVED = {"voucher_no": "YZY-0001", "received_on": TODAY.isoformat()}
+PAID = {"voucher_no": "YZF-0001", "disbursed_on": TODAY.isoformat()}
+
+
+async def sponsored(world: World) -> tuple[int, int]:
+    """A new sponsorship pairing of the donor with a student of village A, and its payment."""
+    programme = ok(await world.client.post("/api/v1/programmes", json=SPONSORSHIP,
+                                           headers=world.headers["county_in"]))  # fmt: skip
+    url = f"/api/v1/programmes/{programme['id']}"
+    student = {"household_id": await world.household(VILLAGE_A), "grade": 4}
+    ok(await world.client.post(f"{url}/students", json=student,
+                               headers=world.headers["village_in"]))  # fmt: skip
+    ok(await world.client.post(f"{url}/volunteers", json={"amount_fen": 100_000},
+                               headers=world.headers["donor"]))  # fmt: skip
+    run = ok(await world.client.post(f"{url}/matching", headers=world.headers["county_in"]))
+    pairing = int(run["pairings"][0]["id"])
+    listed = ok(await world.client.get(f"/api/v1/programme-pairings/{pairing}/payments",
+                                       headers=world.headers["county_in"]))  # fmt: skip
+    return pairing, int(listed["items"][0]["id"])
+
+
+async def sponsorship_payments(world: World) -> Call:
+    if "sponsorship" not in world.records:
+        world.records["sponsorship"] = (await sponsored(world))[0]
+    return Call("GET", f"/api/v1/programme-pairings/{world.records['sponsorship']}/payments")
+
+
+async def receive_payment(world: World) -> Call:
+    """The receipt of a new sponsorship pairing's scheduled payment."""
+    pairing, payment = await sponsored(world)
+    path = f"/api/v1/programme-pairings/{pairing}/payments/{payment}"
+    return Call("POST", f"{path}/receive", json=RECEIVED)
+
+
+async def disburse_payment(world: World) -> Call:
+    """The payment to the household of a new sponsorship pairing's payment, received."""
+    pairing, payment = await sponsored(world)
+    path = f"/api/v1/programme-pairings/{pairing}/payments/{payment}"
+    ok(await world.client.post(f"{path}/receive", json=RECEIVED,
+                               headers=world.headers["county_in"]))  # fmt: skip
+    return Call("POST", f"{path}/disburse", json=PAID)

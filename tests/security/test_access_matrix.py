@@ -71,10 +71,13 @@ from tests.security.programme_calls import (
     TUTOR,
     TUTORING,
     YEAR,
+    disburse_payment,
     enrol,
     helper,
     on_pairing,
     on_programme,
+    receive_payment,
+    sponsorship_payments,
 )
 from tests.security.world import (
     DONORS,
@@ -215,6 +218,8 @@ CLAIMER_ONLY = (401, 200, 403, 403, 404, 403, 404, 403, 404, 403)
 HOLDER_AND_SCOPE = (401, 200, 404, 200, 404, 200, 404, 200, 404, 200)
 # County A's office (and the platform); lower offices' scopes do not hold the county's records.
 COUNTY_OFFICE = (401, 403, 403, 404, 404, 404, 404, 200, 404, 200)
+# County A's office (and the platform) on a record lower offices in scope may see.
+COUNTY_OFFICE_IN_SCOPE = (401, 403, 403, 403, 404, 403, 404, 200, 404, 200)
 # A donation's donor and the offices whose scope holds its county.
 DONOR_AND_COUNTY = (401, 200, 404, 404, 404, 404, 404, 200, 404, 200)
 
@@ -474,6 +479,17 @@ MATRIX: dict[str, Row] = {
     ),
     "POST /api/v1/programme-pairings/{pairing_id}/{action}": Row(
         IN_SCOPE, on_pairing("POST", "/renew")
+    ),
+    # A sponsorship pairing's payments: followed by its sponsor and the admins in scope, and
+    # recorded received and paid out by the county office (lower offices in scope are refused).
+    "GET /api/v1/programme-pairings/{pairing_id}/payments": Row(
+        HOLDER_AND_SCOPE, sponsorship_payments
+    ),
+    "POST /api/v1/programme-pairings/{pairing_id}/payments/{payment_id}/receive": Row(
+        COUNTY_OFFICE_IN_SCOPE, receive_payment, consumes=True
+    ),
+    "POST /api/v1/programme-pairings/{pairing_id}/payments/{payment_id}/disburse": Row(
+        COUNTY_OFFICE_IN_SCOPE, disburse_payment, consumes=True
     ),
     # The fund pool: a crowdfunding is opened by an admin whose scope holds the need, and read by
     # anyone signed in (donors give to it); the county's income and its pool's allocation are

@@ -117,6 +117,12 @@ BODIES: dict[str, Body] = {
     "POST /api/v1/programme-pairings/{pairing_id}/sessions": Body(
         "donor", on_pairing("POST", "/sessions", json=SESSION), 201
     ),
+    "POST /api/v1/programme-pairings/{pairing_id}/payments/{payment_id}/receive": Body(
+        "county_in", programme_calls.receive_payment
+    ),
+    "POST /api/v1/programme-pairings/{pairing_id}/payments/{payment_id}/disburse": Body(
+        "county_in", programme_calls.disburse_payment
+    ),
     "POST /api/v1/matching/runs": Body(
         "township_in",
         calls.fixed("POST", "/api/v1/matching/runs", json={"scope": TOWNSHIP_A, "dry_run": True}),
