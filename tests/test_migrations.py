@@ -145,6 +145,9 @@ class Loss:
 # column comes back re-derived (active_at, from the events), reset (honour_roll: consent is asked
 # again rather than assumed) or empty (run_id, score: the runs themselves are gone).
 DOWNGRADE_REMOVES: dict[str, Loss] = {
+    # Below 0013 a webhook's secret is not encrypted: the encrypted secrets go (no migration holds
+    # the data key to open them), and the endpoints registered since are left without a secret.
+    "0013": Loss(frozenset(), {"webhook_endpoints": frozenset({"secret_encrypted"})}),
     # Below 0012 a sponsorship payment has no status: what was received and paid out goes, and
     # so do the ledger's sponsorship accounts and postings (no other account shares them).
     "0012": Loss(

@@ -10,6 +10,9 @@ under the same webhook-id, and the receiver deduplicates by it.
 Backoff: after attempt n fails the next waits ``30 s × 3^(n-1)`` (at most 8 h), ± 20 % jitter;
 the 10th failure (about 25 hours after the first) makes the delivery a dead letter. A 410 Gone
 disables the endpoint and ends the delivery at once.
+
+An endpoint's secret is stored encrypted under the data key and opened only to sign an attempt.
+Each round first encrypts any plaintext secret an older version left (:func:`seal_secrets`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import structlog
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.crypto import Vault
 from app.core.db import Database, utcnow
 from app.core.errors import Conflict
 from app.core.settings import Settings
@@ -44,6 +48,9 @@ GROWTH = 3.0
 LONGEST_DELAY = 8 * 3600.0
 JITTER = 0.2
 BATCH = 50
+# Going below the migration that encrypts the secrets cannot keep an encrypted one (migrations do
+# not hold the data key); an endpoint left without any secret can sign nothing.
+NO_SECRET = "its secret was lost in a database downgrade: register the endpoint again"
 
 
 def backoff(attempt: int, rng: random.Random | None = None) -> dt.timedelta:
@@ -57,7 +64,7 @@ def backoff(attempt: int, rng: random.Random | None = None) -> dt.timedelta:
 class Job:
     delivery: WebhookDelivery
     url: str
-    secret: str
+    secret_encrypted: bytes
     msg_id: str
     body: bytes
 
@@ -89,41 +96,84 @@ def _due(now: dt.datetime):  # type: ignore[no-untyped-def]
     )
 
 
+async def seal_secrets(session: AsyncSession, vault: Vault, now: dt.datetime) -> int:
+    """Encrypt each plaintext secret left by an older version and empty its column; disable an
+    endpoint left with no secret at all. How many secrets were encrypted."""
+    plain = (
+        await session.execute(
+            select(WebhookEndpoint.id, WebhookEndpoint.secret).where(
+                WebhookEndpoint.secret.is_not(None)
+            )
+        )
+    ).all()
+    for endpoint_id, secret in plain:
+        assert secret is not None  # as selected
+        await session.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.secret == secret)
+            .values(secret_encrypted=vault.encrypt(secret), secret=None)
+        )
+    await session.execute(
+        update(WebhookEndpoint)
+        .where(
+            WebhookEndpoint.secret.is_(None),
+            WebhookEndpoint.secret_encrypted.is_(None),
+            WebhookEndpoint.disabled_at.is_(None),
+        )
+        .values(disabled_at=now, disabled_reason=NO_SECRET)
+    )
+    return len(plain)
+
+
 async def take(
     session: AsyncSession, now: dt.datetime, lease: dt.timedelta, limit: int
 ) -> list[Job]:
     """Take up to ``limit`` due deliveries of live endpoints: each moved to sending."""
     rows = (
         await session.execute(
-            select(WebhookDelivery, WebhookEndpoint.url, WebhookEndpoint.secret, Notification)
+            select(
+                WebhookDelivery,
+                WebhookEndpoint.url,
+                WebhookEndpoint.secret_encrypted,
+                Notification,
+            )
             .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
             .join(Notification, Notification.id == WebhookDelivery.notification_id)
-            .where(_due(now), WebhookEndpoint.disabled_at.is_(None))
+            .where(
+                _due(now),
+                WebhookEndpoint.disabled_at.is_(None),
+                WebhookEndpoint.secret_encrypted.is_not(None),
+            )
             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
             .limit(limit)
             .with_for_update(of=WebhookDelivery, skip_locked=True)
         )
     ).all()
     jobs = []
-    for delivery, url, secret, notification in rows:
+    for delivery, url, secret_encrypted, notification in rows:
+        assert secret_encrypted is not None  # as selected
         await compare_and_set(
             session, delivery, TABLE, "send", lost="conflict",
             guard=(WebhookDelivery.attempts == delivery.attempts,),
             attempts=delivery.attempts + 1, lease_until=now + lease,
         )  # fmt: skip
         msg_id = signing.message_id(notification.id)
-        jobs.append(Job(delivery, url, secret, msg_id, body_of(notification)))
+        jobs.append(Job(delivery, url, secret_encrypted, msg_id, body_of(notification)))
     return jobs
 
 
-async def send(client: httpx.AsyncClient, job: Job, settings: Settings) -> Outcome:
+async def send(client: httpx.AsyncClient, job: Job, settings: Settings, vault: Vault) -> Outcome:
     """One attempt: the SSRF rule again (the name may resolve elsewhere now), then the POST to
     an address the rule passed, each in turn until one takes the connection."""
     started = time.perf_counter()
     try:
+        secret = vault.decrypt(job.secret_encrypted)
+    except ValueError as exc:  # the data key changed: the attempt fails, the batch goes on
+        return Outcome(None, str(exc), 0)
+    try:
         addresses = await ssrf.check(job.url, settings)
         # The header's timestamp is the wall clock's: receivers compare it with their own.
-        headers = signing.headers(job.secret, job.msg_id, int(time.time()), job.body)
+        headers = signing.headers(secret, job.msg_id, int(time.time()), job.body)
         response = await _post(client, [ssrf.pinned(job.url, a) for a in addresses], headers, job)
         outcome = Outcome(response.status_code, None, 0)
     except ssrf.Refused as exc:
@@ -203,7 +253,9 @@ async def deliver_due(
     """Send one batch of due deliveries; how many were attempted."""
     moment = now or utcnow()
     lease = dt.timedelta(seconds=settings.webhook_timeout_seconds * 3)
+    vault = Vault(settings)
     async with database.write_sessionmaker.begin() as session:
+        await seal_secrets(session, vault, moment)
         jobs = await take(session, moment, lease, limit)
     if not jobs:
         return 0
@@ -212,7 +264,7 @@ async def deliver_due(
         timeout=settings.webhook_timeout_seconds, follow_redirects=False
     )
     try:
-        outcomes = await asyncio.gather(*(send(http, job, settings) for job in jobs))
+        outcomes = await asyncio.gather(*(send(http, job, settings, vault) for job in jobs))
     finally:
         if own:
             await http.aclose()

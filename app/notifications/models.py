@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, BigIntPK, UTCDateTime, utcnow
@@ -20,8 +29,12 @@ class WebhookEndpoint(Base):
     # The notification types it receives.
     events: Mapped[list[str]] = mapped_column(JSON)
     description: Mapped[str | None] = mapped_column(String(500))
-    # whsec_ + base64 of 32 random bytes; the HMAC key is the decoded bytes.
-    secret: Mapped[str] = mapped_column(String(100))
+    # whsec_ + base64 of 32 random bytes (the HMAC key is the decoded bytes), encrypted under the
+    # data key (Fernet); opened only to sign an attempt.
+    secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The plaintext secret of an endpoint registered before secrets were encrypted: the worker
+    # encrypts it into secret_encrypted and empties this column (delivery.seal_secrets).
+    secret: Mapped[str | None] = mapped_column(String(100))
     created_by_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set when the receiver answered 410 Gone, or the endpoint was deleted; nothing goes out then.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from app.accounts.deps import Admin, CurrentUser
+from app.core.crypto import VaultDep
 from app.core.db import SessionDep
 from app.core.openapi import problems
 from app.core.pagination import Cursor, Limit
@@ -38,10 +39,10 @@ def _settings(request: Request) -> Settings:
     responses=problems(422),
 )
 async def create_webhook(
-    session: SessionDep, admin: Admin, body: WebhookCreate, request: Request
+    session: SessionDep, admin: Admin, body: WebhookCreate, request: Request, vault: VaultDep
 ) -> WebhookCreated:
     """Register an endpoint for the app's backend (platform admin); its secret is shown once."""
-    return await webhooks.create(session, admin, body, _settings(request))
+    return await webhooks.create(session, admin, body, _settings(request), vault)
 
 
 @webhooks_router.get("", response_model=WebhookList)

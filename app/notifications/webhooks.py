@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
+from app.core.crypto import Vault
 from app.core.db import utcnow
 from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.pagination import page_by_id
@@ -33,27 +34,27 @@ def _platform(admin: User) -> None:
 
 
 async def create(
-    session: AsyncSession, admin: User, data: WebhookCreate, settings: Settings
+    session: AsyncSession, admin: User, data: WebhookCreate, settings: Settings, vault: Vault
 ) -> WebhookCreated:
-    """Register an endpoint whose URL the SSRF rule allows; its secret is shown this once."""
+    """Register an endpoint whose URL the SSRF rule allows; its secret is stored encrypted and
+    shown this once."""
     _platform(admin)
     try:
         await ssrf.check(data.url, settings)
     except ssrf.Refused as exc:
         raise Unprocessable(f"The webhook URL is refused: {exc}", code="unprocessable") from exc
+    secret = signing.new_secret()
     endpoint = WebhookEndpoint(
         url=data.url,
         events=list(dict.fromkeys(data.events)),
         description=data.description,
-        secret=signing.new_secret(),
+        secret_encrypted=vault.encrypt(secret),
         created_by_id=admin.id,
         created_at=utcnow(),
     )
     session.add(endpoint)
     await session.flush()
-    return WebhookCreated(
-        **WebhookRead.model_validate(endpoint).model_dump(), secret=endpoint.secret
-    )
+    return WebhookCreated(**WebhookRead.model_validate(endpoint).model_dump(), secret=secret)
 
 
 async def list_endpoints(session: AsyncSession, admin: User) -> Sequence[WebhookEndpoint]:
