@@ -50,7 +50,8 @@ class Settings(BaseSettings):
 
     secret_key: SecretStr | None = Field(default=None, description="Signs access tokens")
     data_key: SecretStr | None = Field(
-        default=None, description="Encrypts households' personal data at rest"
+        default=None,
+        description="Encrypts personal data (households', helpers') and webhook secrets at rest",
     )
     index_key: SecretStr | None = Field(
         default=None, description="Keys the blind index of national ID numbers"
