@@ -43,6 +43,7 @@ from tests.factories import (
     sign_in,
 )
 from tests.funds.fill import fill as fill_funds
+from tests.helpers.fill import fill as fill_help_acts
 from tests.programmes.fill import fill as fill_programmes
 
 
@@ -145,6 +146,8 @@ class Loss:
 # column comes back re-derived (active_at, from the events), reset (honour_roll: consent is asked
 # again rather than assumed) or empty (run_id, score: the runs themselves are gone).
 DOWNGRADE_REMOVES: dict[str, Loss] = {
+    # Below 0014 a help act has no photos: their rows go (the stored images are left as they are).
+    "0014": Loss(frozenset({"help_act_photos"})),
     # Below 0013 a webhook's secret is not encrypted: the encrypted secrets go (no migration holds
     # the data key to open them), and the endpoints registered since are left without a secret.
     "0013": Loss(frozenset(), {"webhook_endpoints": frozenset({"secret_encrypted"})}),
@@ -397,6 +400,7 @@ async def fill(settings: Settings) -> Callers:
             await _needs(client, callers)
             await _matching(client, callers)
             await fill_funds(app, client, callers.county, callers.village)
+            await fill_help_acts(client, callers.village)
             await fill_programmes(
                 client, callers.county, callers.village, callers.donor, callers.other
             )

@@ -106,6 +106,8 @@ CATALOGUE: dict[str, ProblemType] = {
                           "地区不存在，或不在您的管辖范围内"),
     "photo_not_found": P(404, "No such photo, or not one the caller may see",
                          "照片不存在，或您无权查看"),
+    "help_act_not_found": P(404, "No such help act, or not one the caller may see",
+                            "帮扶记录不存在，或您无权查看"),
     "delivery_not_found": P(404, "The need has no delivery of the caller's",
                             "该需求没有您的交付记录"),
     "helper_not_found": P(404, "No such helper or liaison in the caller's scope",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,6 +40,8 @@ from app.regions.models import Region
 
 # The access-log action of a disclosure of a household's helpers.
 DISCLOSED = "helpers"
+# The access-log action of a read of a help act's photo (the household's home).
+PHOTO_SEEN = "help_act_photo"
 CST = dt.timezone(dt.timedelta(hours=8), "CST")
 
 
@@ -82,16 +84,7 @@ async def _disclose(
     session: AsyncSession, vault: Vault, admin: User, household: Household
 ) -> HouseholdHelpers:
     """The household's helper and liaison with names and phones; the access is logged."""
-    session.add(
-        HouseholdAccess(
-            household_id=household.id,
-            actor_id=admin.id,
-            action=DISCLOSED,
-            request_id=current_request_id(),
-            at=utcnow(),
-        )
-    )
-    await session.flush()
+    await log_access(session, admin, household.id, DISCLOSED)
     found: dict[str, AssignmentRead] = {}
     for assignment, helper in await _assignments(session, household.id):
         person = HelperRead(
@@ -111,6 +104,20 @@ async def _disclose(
         helper=found.get("helper"),
         liaison=found.get("liaison"),
     )
+
+
+async def log_access(session: AsyncSession, user: User, household_id: int, action: str) -> None:
+    """Write the household's access-log row of ``user``'s reading its personal data."""
+    session.add(
+        HouseholdAccess(
+            household_id=household_id,
+            actor_id=user.id,
+            action=action,
+            request_id=current_request_id(),
+            at=utcnow(),
+        )
+    )
+    await session.flush()
 
 
 async def household_helpers(
@@ -364,3 +371,19 @@ async def list_acts(
         cursor=cursor,
     )
     return [HelpActRead.model_validate(row) for row in rows], next_cursor
+
+
+async def act_of(session: AsyncSession, user: User, household_id: int, act_id: int) -> HelpAct:
+    """A help act of the household, for its photos: to an admin whose scope covers the
+    household, or to the donor who recorded it as the household's helper; 404 to anyone else."""
+    if user.is_admin:
+        household = await households_service.get_in_scope(session, admin_scope(user), household_id)
+        whose = HelpAct.household_id == household.id
+    else:
+        whose = and_(HelpAct.household_id == household_id, HelpAct.recorded_by_id == user.id)
+    act = await session.scalar(select(HelpAct).where(HelpAct.id == act_id, whose))
+    if act is None:
+        raise NotFound(
+            f"No help act {act_id} of household {household_id}", code="help_act_not_found"
+        )
+    return act

@@ -1,10 +1,11 @@
-"""Photos (照片): a need's, posted by its admins, and a delivery's, as proof it was handed over."""
+"""Photos (照片): a need's, posted by its admins, a delivery's, as proof it was handed over, and a
+help act's (帮扶记录), taken at the household's home."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, BigIntPK, UTCDateTime, utcnow
@@ -16,7 +17,24 @@ MEDIA_TYPES = ("image/jpeg", "image/png", "image/webp")
 PER_ALBUM = 6
 
 
-class Photo(Base):
+class StoredImage:
+    """The columns of a stored photo, whatever album holds it: its slot, image and thumbnail."""
+
+    slot: Mapped[int] = mapped_column(Integer)
+    # The storage key of the image; the thumbnail's is derived from it.
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    media_type: Mapped[str] = mapped_column(String(16))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    thumbnail_size_bytes: Mapped[int] = mapped_column(Integer)
+    thumbnail_width: Mapped[int] = mapped_column(Integer)
+    thumbnail_height: Mapped[int] = mapped_column(Integer)
+    uploaded_by_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Photo(StoredImage, Base):
     __tablename__ = "photos"
     __table_args__ = (
         CheckConstraint(f"kind IN {sql_in(KINDS)}", name="kind"),
@@ -53,15 +71,19 @@ class Photo(Base):
     # The delivery's pairing; None for a photo of the need itself.
     pairing_id: Mapped[int | None] = mapped_column(BigIntPK, ForeignKey("pairings.id"))
     kind: Mapped[str] = mapped_column(String(8))
-    slot: Mapped[int] = mapped_column(Integer)
-    # The storage key of the image; the thumbnail's is derived from it.
-    key: Mapped[str] = mapped_column(String(64), unique=True)
-    media_type: Mapped[str] = mapped_column(String(16))
-    size_bytes: Mapped[int] = mapped_column(Integer)
-    width: Mapped[int] = mapped_column(Integer)
-    height: Mapped[int] = mapped_column(Integer)
-    thumbnail_size_bytes: Mapped[int] = mapped_column(Integer)
-    thumbnail_width: Mapped[int] = mapped_column(Integer)
-    thumbnail_height: Mapped[int] = mapped_column(Integer)
-    uploaded_by_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("users.id"))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class HelpActPhoto(StoredImage, Base):
+    """A photo of a help act. It shows the household's home: personal data of the household,
+    seen only by the admins whose scope covers it and by the helper who recorded the act."""
+
+    __tablename__ = "help_act_photos"
+    __table_args__ = (
+        CheckConstraint(f"slot BETWEEN 1 AND {PER_ALBUM}", name="slot"),
+        CheckConstraint(f"media_type IN {sql_in(MEDIA_TYPES)}", name="media_type"),
+        # The cap of an act's album, held by the database itself, as for a need's.
+        UniqueConstraint("help_act_id", "slot"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    help_act_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("help_acts.id"))

@@ -1,7 +1,10 @@
-"""Photos: a need's (added by its admins) and its delivery's (by the donor or an admin).
+"""Photos: a need's (added by its admins), its delivery's (by the donor or an admin), and a help
+act's (by an admin in scope or the helper who recorded it).
 
-One file per request, as ``multipart/form-data`` in the field ``file``. The images are served
-at ``/photos/{photo_id}`` and ``/photos/{photo_id}/thumbnail`` to whoever may see them.
+One file per request, as ``multipart/form-data`` in the field ``file``. A need's and a
+delivery's images are served at ``/photos/{photo_id}`` and ``/photos/{photo_id}/thumbnail`` to
+whoever may see them. A help act's are served under the act by the helpers' router
+(:mod:`app.helpers.router`), with :func:`read_upload` and :func:`serve` from here.
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from app.core.openapi import API_PREFIX, problems
 from app.core.settings import Settings
 from app.core.types import IdParam
 from app.photos import service
-from app.photos.models import MEDIA_TYPES
+from app.photos.models import MEDIA_TYPES, StoredImage
 from app.photos.schemas import PhotoList, PhotoRead
-from app.photos.storage import Missing, StorageDep
+from app.photos.storage import Missing, PhotoStorage, StorageDep
 
 needs_router = APIRouter(prefix="/needs", tags=["photos"])
 photos_router = APIRouter(prefix="/photos", tags=["photos"])
@@ -32,7 +35,9 @@ Upload = Annotated[UploadFile, File(description="One JPEG, PNG or WebP image")]
 
 # Room in an upload's body for the form around the file (boundaries, part headers).
 FORM_OVERHEAD_BYTES = 64 * 1024
-UPLOAD_PATHS = re.compile(rf"^{API_PREFIX}/needs/[^/]+(/delivery)?/photos$")
+UPLOAD_PATHS = re.compile(
+    rf"^{API_PREFIX}/(needs/[^/]+(/delivery)?|households/[^/]+/help-acts/[^/]+)/photos$"
+)
 UPLOADED = problems(409, 413, 415)
 CACHE_CONTROL = "private, max-age=86400"
 IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -52,7 +57,7 @@ def upload_limit(settings: Settings) -> tuple[re.Pattern[str], int]:
     return UPLOAD_PATHS, settings.photo_max_bytes + FORM_OVERHEAD_BYTES
 
 
-async def _read(file: UploadFile, request: Request) -> bytes:
+async def read_upload(file: UploadFile, request: Request) -> bytes:
     """The upload's bytes, read no further than one byte past the limit."""
     settings: Settings = request.app.state.settings
     limit = settings.photo_max_bytes
@@ -79,7 +84,7 @@ async def add_need_photo(
 ) -> PhotoRead:
     """Add a photo to a need of the admin's scope (at most 6; EXIF and location removed)."""
     photo = await service.add_need_photo(
-        session, admin, need_id, await _read(file, request), storage
+        session, admin, need_id, await read_upload(file, request), storage
     )
     response.headers["Location"] = f"{API_PREFIX}/photos/{photo.id}"
     return PhotoRead.of(photo)
@@ -108,7 +113,7 @@ async def add_delivery_photo(
     """Add a photo to the need's delivery: the donor holding it, or an admin in scope (at most
     6 per delivery)."""
     photo = await service.add_delivery_photo(
-        session, user, need_id, await _read(file, request), storage
+        session, user, need_id, await read_upload(file, request), storage
     )
     response.headers["Location"] = f"{API_PREFIX}/photos/{photo.id}"
     return PhotoRead.of(photo)
@@ -132,6 +137,13 @@ async def _image(
     thumbnail: bool,
 ) -> Response:
     photo = await service.get_visible(session, user, photo_id)
+    return await serve(photo, storage, if_none_match, thumbnail)
+
+
+async def serve(
+    photo: StoredImage, storage: PhotoStorage, if_none_match: str | None, thumbnail: bool
+) -> Response:
+    """The stored image (or thumbnail) of a photo the caller may see, or 304 for its ETag."""
     key = service.thumbnail_key(photo.key) if thumbnail else photo.key
     headers = {"Cache-Control": CACHE_CONTROL, "ETag": f'"{key}"'}
     if if_none_match is not None and f'"{key}"' in if_none_match:
@@ -139,7 +151,7 @@ async def _image(
     try:
         data = await storage.get(key)
     except Missing:
-        raise NotFound(f"Photo {photo_id} is no longer stored", code="photo_not_found") from None
+        raise NotFound("The photo is no longer stored", code="photo_not_found") from None
     return Response(data, media_type=photo.media_type, headers=headers)
 
 

@@ -25,7 +25,7 @@ from app.needs.models import Need
 from app.pairings import service as pairings
 from app.pairings.models import Pairing
 from app.photos import images
-from app.photos.models import PER_ALBUM, Photo
+from app.photos.models import PER_ALBUM, Photo, StoredImage
 from app.photos.storage import PhotoStorage
 
 
@@ -116,14 +116,7 @@ async def _free_slot(session: AsyncSession, need: Need, pairing: Pairing | None)
         else and_(Photo.need_id == need.id, Photo.kind == "need")
     )
     taken = set(await session.scalars(select(Photo.slot).where(album)))
-    free = next((slot for slot in range(1, PER_ALBUM + 1) if slot not in taken), None)
-    if free is None:
-        what = "delivery" if pairing else "need"
-        raise Conflict(
-            f"A {what} holds at most {PER_ALBUM} photos; remove one to add another",
-            code="photo_limit_reached",
-        )
-    return free
+    return first_free(taken, "delivery" if pairing else "need")
 
 
 async def _add(
@@ -135,38 +128,62 @@ async def _add(
     storage: PhotoStorage,
 ) -> Photo:
     slot = await _free_slot(session, need, pairing)
-    processed = await anyio.to_thread.run_sync(images.process, data)
-    image, thumbnail = processed.image, processed.thumbnail
-    key = secrets.token_hex(16)
-    await storage.put(key, image.data, image.media_type)
-    await storage.put(thumbnail_key(key), thumbnail.data, thumbnail.media_type)
     photo = Photo(
         need_id=need.id,
         pairing_id=pairing.id if pairing else None,
         kind="delivery" if pairing else "need",
         slot=slot,
-        key=key,
-        media_type=image.media_type,
-        size_bytes=len(image.data),
-        width=image.width,
-        height=image.height,
-        thumbnail_size_bytes=len(thumbnail.data),
-        thumbnail_width=thumbnail.width,
-        thumbnail_height=thumbnail.height,
+        **await store(data, storage),
         uploaded_by_id=user.id,
     )
+    await add_to_album(session, photo, storage)
+    _record(session, photo, need, user, "add_photo")
+    return photo
+
+
+def first_free(taken: set[int], what: str) -> int:
+    """The lowest slot of an album not in ``taken``; 409 when the album is full."""
+    free = next((slot for slot in range(1, PER_ALBUM + 1) if slot not in taken), None)
+    if free is None:
+        raise Conflict(
+            f"A {what} holds at most {PER_ALBUM} photos; remove one to add another",
+            code="photo_limit_reached",
+        )
+    return free
+
+
+async def store(data: bytes, storage: PhotoStorage) -> dict[str, str | int]:
+    """Check and re-encode an upload, keep it and its thumbnail under a new key, and give the
+    photo's image columns (:class:`~app.photos.models.StoredImage`)."""
+    processed = await anyio.to_thread.run_sync(images.process, data)
+    image, thumbnail = processed.image, processed.thumbnail
+    key = secrets.token_hex(16)
+    await storage.put(key, image.data, image.media_type)
+    await storage.put(thumbnail_key(key), thumbnail.data, thumbnail.media_type)
+    return {
+        "key": key,
+        "media_type": image.media_type,
+        "size_bytes": len(image.data),
+        "width": image.width,
+        "height": image.height,
+        "thumbnail_size_bytes": len(thumbnail.data),
+        "thumbnail_width": thumbnail.width,
+        "thumbnail_height": thumbnail.height,
+    }
+
+
+async def add_to_album(session: AsyncSession, photo: StoredImage, storage: PhotoStorage) -> None:
+    """Write a stored photo's row; its slot's unique index turns a race for it into 409."""
     session.add(photo)
     try:
         await session.flush()
     except sa_exc.IntegrityError as exc:
         # Another upload took the last free slot at the same moment.
-        await forget(storage, key)
+        await forget(storage, photo.key)
         raise Conflict(
             "Another photo was added at the same moment; reload and retry",
             code="photo_limit_reached",
         ) from exc
-    _record(session, photo, need, user, "add_photo")
-    return photo
 
 
 async def remove_photo(session: AsyncSession, user: User, photo_id: int) -> Photo:

@@ -32,7 +32,7 @@ from httpx import Response
 import app
 from app.accounts.deps import get_admin, get_admin_scope
 from app.core.errors import PROBLEM_MEDIA_TYPE
-from tests.security import fund_calls
+from tests.security import fund_calls, help_act_calls
 from tests.security.calls import (
     OFFER,
     PAGE,
@@ -442,6 +442,25 @@ MATRIX: dict[str, Row] = {
         IN_SCOPE, on_record("GET", "/api/v1/households/{}/help-acts", "household")
     ),
     "GET /api/v1/helpers": Row(ADMINS_200, fixed("GET", "/api/v1/helpers", params=PAGE)),
+    # A help act's photos show the household's home: the admins in scope and the helper who
+    # recorded the act (the donor) see them; to everyone else the act is not there.
+    "POST /api/v1/households/{household_id}/help-acts/{act_id}/photos": Row(
+        (401, 201, 404, 201, 404, 201, 404, 201, 404, 201), help_act_calls.add_act_photo
+    ),
+    "GET /api/v1/households/{household_id}/help-acts/{act_id}/photos": Row(
+        HOLDER_AND_SCOPE, help_act_calls.act_photos
+    ),
+    "GET /api/v1/households/{household_id}/help-acts/{act_id}/photos/{photo_id}": Row(
+        HOLDER_AND_SCOPE, help_act_calls.on_act_photo("GET")
+    ),
+    "GET /api/v1/households/{household_id}/help-acts/{act_id}/photos/{photo_id}/thumbnail": Row(
+        HOLDER_AND_SCOPE, help_act_calls.on_act_photo("GET", "/thumbnail")
+    ),
+    "DELETE /api/v1/households/{household_id}/help-acts/{act_id}/photos/{photo_id}": Row(
+        (401, 204, 404, 204, 404, 204, 404, 204, 404, 204),
+        help_act_calls.on_act_photo("DELETE"),
+        consumes=True,
+    ),
     # Programmes are a county's: created and paired by its county office, seen by every admin
     # of the county and by every donor; students enrolled from households in scope.
     "POST /api/v1/programmes": Row(
