@@ -40,6 +40,7 @@ from app.matchmaking.router import proposals_router, runs_router
 from app.needs.router import router as needs_router
 from app.notifications.router import inbox_router, webhooks_router
 from app.offers.router import router as offers_router
+from app.photos.router import help_acts_router as help_act_photos_router
 from app.photos.router import needs_router as need_photos_router
 from app.photos.router import photos_router, upload_limit
 from app.photos.storage import storage_for
@@ -68,6 +69,7 @@ def api_router() -> APIRouter:
         regions_router,
         households_router,
         household_helpers_router,
+        help_act_photos_router,
         helpers_router,
         needs_router,
         need_photos_router,

@@ -1,11 +1,12 @@
-"""户帮户亲帮亲: a household's helper and liaison, their help acts and the acts' photos, and the
-helpers of a scope."""
+"""户帮户亲帮亲: a household's helper and liaison, their help acts, and the helpers of a scope.
+
+The acts' photos are routed by :mod:`app.photos.router`."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, status
 
 from app.accounts.deps import Admin, CurrentUser
 from app.core.crypto import VaultDep
@@ -21,12 +22,6 @@ from app.helpers.schemas import (
     HelperListItem,
     HouseholdHelpers,
 )
-from app.photos import help_acts as help_act_photos
-from app.photos import router as photo_routes
-from app.photos import service as photos_service
-from app.photos.models import HelpActPhoto
-from app.photos.schemas import HelpActPhotoList, HelpActPhotoRead, help_act_photo_url
-from app.photos.storage import StorageDep
 
 households_router = APIRouter(prefix="/households", tags=["helpers"])
 helpers_router = APIRouter(prefix="/helpers", tags=["helpers"])
@@ -104,95 +99,3 @@ async def list_helpers(
         session, admin, region=region, limit=limit, cursor=cursor
     )
     return Page[HelperListItem](items=items, next_cursor=next_cursor)
-
-
-# -- a help act's photos (the photos' own rules are app.photos') -----------------------------
-
-ActId = Annotated[IdParam, Path()]
-ACT_PHOTOS = "/{household_id:int}/help-acts/{act_id:int}/photos"
-ACT_PHOTO = ACT_PHOTOS + "/{photo_id:int}"
-
-
-@households_router.post(
-    ACT_PHOTOS, response_model=HelpActPhotoRead, status_code=status.HTTP_201_CREATED,
-    responses=photo_routes.UPLOADED,
-)  # fmt: skip
-async def add_help_act_photo(
-    session: SessionDep,
-    user: CurrentUser,
-    household_id: HouseholdId,
-    act_id: ActId,
-    file: photo_routes.Upload,
-    storage: StorageDep,
-    request: Request,
-    response: Response,
-) -> HelpActPhotoRead:
-    """Add a photo to a help act: an admin whose scope covers the household, or the helper who
-    recorded the act (at most 6; EXIF and location removed)."""
-    data = await photo_routes.read_upload(file, request)
-    photo = await help_act_photos.add(session, user, household_id, act_id, data, storage)
-    response.headers["Location"] = help_act_photo_url(household_id, act_id, photo.id)
-    return HelpActPhotoRead.of(photo, household_id)
-
-
-@households_router.get(ACT_PHOTOS, response_model=HelpActPhotoList)
-async def list_help_act_photos(
-    session: SessionDep, user: CurrentUser, household_id: HouseholdId, act_id: ActId
-) -> HelpActPhotoList:
-    """A help act's photos: for the admins in scope and the helper who recorded it."""
-    photos = await help_act_photos.photos_of(session, user, household_id, act_id)
-    return HelpActPhotoList(items=[HelpActPhotoRead.of(photo, household_id) for photo in photos])
-
-
-async def _seen_photo(
-    session: SessionDep,
-    user: CurrentUser,
-    household_id: HouseholdId,
-    act_id: ActId,
-    photo_id: photo_routes.PhotoId,
-) -> HelpActPhoto:
-    """The help act's photo the caller may see (404 otherwise), its reading logged."""
-    return await help_act_photos.seen(session, user, household_id, act_id, photo_id)
-
-
-SeenPhoto = Annotated[HelpActPhoto, Depends(_seen_photo)]
-
-
-@households_router.get(
-    ACT_PHOTO, response_class=Response, responses=photo_routes.IMAGE_RESPONSES,
-)  # fmt: skip
-@households_router.get(
-    f"{ACT_PHOTO}/thumbnail", response_class=Response, responses=photo_routes.IMAGE_RESPONSES,
-    summary="Read Help Act Photo Thumbnail", name="read_help_act_photo_thumbnail",
-    description="A help act's photo's thumbnail (at most 320 pixels on its longer side; logged).",
-)  # fmt: skip
-@writes  # each read of the household's home is written to its access log
-async def read_help_act_photo(
-    photo: SeenPhoto,
-    storage: StorageDep,
-    request: Request,
-    if_none_match: photo_routes.IfNoneMatch = None,
-) -> Response:
-    """A help act's photo: for the admins in scope and the helper who recorded it (logged)."""
-    thumbnail = request.url.path.endswith("/thumbnail")
-    return await photo_routes.serve(photo, storage, if_none_match, thumbnail=thumbnail)
-
-
-@households_router.delete(
-    ACT_PHOTO, status_code=status.HTTP_204_NO_CONTENT,
-    responses=problems(403),
-)  # fmt: skip
-async def delete_help_act_photo(
-    session: SessionDep,
-    user: CurrentUser,
-    household_id: HouseholdId,
-    act_id: ActId,
-    photo_id: photo_routes.PhotoId,
-    storage: StorageDep,
-    background: BackgroundTasks,
-) -> Response:
-    """Remove a help act's photo: who added it, or an admin in scope. Its bytes go once this is
-    committed."""
-    photo = await help_act_photos.remove(session, user, household_id, act_id, photo_id)
-    background.add_task(photos_service.forget, storage, photo.key)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -12,18 +12,35 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, File, Header, Path, Request, Response, UploadFile
+from fastapi import (
+    APIRouter,
+    BackgroundTasks,
+    Depends,
+    File,
+    Header,
+    Path,
+    Request,
+    Response,
+    UploadFile,
+)
 from fastapi import status as http
 
 from app.accounts.deps import Admin, CurrentUser
-from app.core.db import SessionDep
+from app.core.db import SessionDep, writes
 from app.core.errors import NotFound, PayloadTooLarge
 from app.core.openapi import API_PREFIX, problems
 from app.core.settings import Settings
 from app.core.types import IdParam
+from app.photos import help_acts as help_act_photos
 from app.photos import service
-from app.photos.models import MEDIA_TYPES, StoredImage
-from app.photos.schemas import PhotoList, PhotoRead
+from app.photos.models import MEDIA_TYPES, HelpActPhoto, StoredImage
+from app.photos.schemas import (
+    HelpActPhotoList,
+    HelpActPhotoRead,
+    PhotoList,
+    PhotoRead,
+    help_act_photo_url,
+)
 from app.photos.storage import Missing, PhotoStorage, StorageDep
 
 needs_router = APIRouter(prefix="/needs", tags=["photos"])
@@ -192,5 +209,100 @@ async def delete_photo(
 ) -> Response:
     """Remove a photo: who added it, or an admin in scope. Its bytes go once this is committed."""
     photo = await service.remove_photo(session, user, photo_id)
+    background.add_task(service.forget, storage, photo.key)
+    return Response(status_code=http.HTTP_204_NO_CONTENT)
+
+
+# -- a help act's photos (帮扶记录的照片), under the household's help acts ----------------------
+# Who may see the act is the helpers' rule (app.helpers.service), asked through help_acts.
+
+help_acts_router = APIRouter(prefix="/households", tags=["helpers"])
+HouseholdId = Annotated[IdParam, Path()]
+ActId = Annotated[IdParam, Path()]
+ACT_PHOTOS = "/{household_id:int}/help-acts/{act_id:int}/photos"
+ACT_PHOTO = ACT_PHOTOS + "/{photo_id:int}"
+
+
+@help_acts_router.post(
+    ACT_PHOTOS, response_model=HelpActPhotoRead, status_code=http.HTTP_201_CREATED,
+    responses=UPLOADED,
+)  # fmt: skip
+async def add_help_act_photo(
+    session: SessionDep,
+    user: CurrentUser,
+    household_id: HouseholdId,
+    act_id: ActId,
+    file: Upload,
+    storage: StorageDep,
+    request: Request,
+    response: Response,
+) -> HelpActPhotoRead:
+    """Add a photo to a help act: an admin whose scope covers the household, or the helper who
+    recorded the act (at most 6; EXIF and location removed)."""
+    data = await read_upload(file, request)
+    photo = await help_act_photos.add(session, user, household_id, act_id, data, storage)
+    response.headers["Location"] = help_act_photo_url(household_id, act_id, photo.id)
+    return HelpActPhotoRead.of(photo, household_id)
+
+
+@help_acts_router.get(ACT_PHOTOS, response_model=HelpActPhotoList)
+async def list_help_act_photos(
+    session: SessionDep, user: CurrentUser, household_id: HouseholdId, act_id: ActId
+) -> HelpActPhotoList:
+    """A help act's photos: for the admins in scope and the helper who recorded it."""
+    photos = await help_act_photos.photos_of(session, user, household_id, act_id)
+    return HelpActPhotoList(items=[HelpActPhotoRead.of(photo, household_id) for photo in photos])
+
+
+async def _seen_photo(
+    session: SessionDep,
+    user: CurrentUser,
+    household_id: HouseholdId,
+    act_id: ActId,
+    photo_id: PhotoId,
+) -> HelpActPhoto:
+    """The help act's photo the caller may see (404 otherwise), its reading logged."""
+    return await help_act_photos.seen(session, user, household_id, act_id, photo_id)
+
+
+SeenPhoto = Annotated[HelpActPhoto, Depends(_seen_photo)]
+
+
+@help_acts_router.get(
+    ACT_PHOTO, response_class=Response, responses=IMAGE_RESPONSES,
+)  # fmt: skip
+@help_acts_router.get(
+    f"{ACT_PHOTO}/thumbnail", response_class=Response, responses=IMAGE_RESPONSES,
+    summary="Read Help Act Photo Thumbnail", name="read_help_act_photo_thumbnail",
+    description="A help act's photo's thumbnail (at most 320 pixels on its longer side; logged).",
+)  # fmt: skip
+@writes  # each read of the household's home is written to its access log
+async def read_help_act_photo(
+    photo: SeenPhoto,
+    storage: StorageDep,
+    request: Request,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    """A help act's photo: for the admins in scope and the helper who recorded it (logged)."""
+    thumbnail = request.url.path.endswith("/thumbnail")
+    return await serve(photo, storage, if_none_match, thumbnail=thumbnail)
+
+
+@help_acts_router.delete(
+    ACT_PHOTO, status_code=http.HTTP_204_NO_CONTENT,
+    responses=problems(403),
+)  # fmt: skip
+async def delete_help_act_photo(
+    session: SessionDep,
+    user: CurrentUser,
+    household_id: HouseholdId,
+    act_id: ActId,
+    photo_id: PhotoId,
+    storage: StorageDep,
+    background: BackgroundTasks,
+) -> Response:
+    """Remove a help act's photo: who added it, or an admin in scope. Its bytes go once this is
+    committed."""
+    photo = await help_act_photos.remove(session, user, household_id, act_id, photo_id)
     background.add_task(service.forget, storage, photo.key)
     return Response(status_code=http.HTTP_204_NO_CONTENT)

@@ -17,8 +17,9 @@ OPERATIONS = ("get", "put", "post", "delete", "patch")
 # The verbs an operationId may start with: what a client does, never how it is routed.
 VERBS = {
     "accept", "add", "approve", "assign", "cancel", "change", "check", "claim", "close", "confirm",
-    "create", "decline", "delete", "deliver", "disable", "dispute", "edit", "enable", "enrol",
-    "export", "find", "list", "logout", "mark", "move", "open", "post", "propose", "purchase",
+    "create", "decline", "delete", "deliver", "disable", "disburse", "dispute", "edit", "enable",
+    "enrol", "export", "find", "list", "logout", "mark", "move", "open", "post", "propose",
+    "purchase",
     "read", "receive", "record", "refresh", "register", "reject", "release", "remove", "retry",
     "reverse", "review", "run", "send", "sign", "start", "update", "withdraw",
 }  # fmt: skip
