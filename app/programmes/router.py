@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, Path, status
+from starlette.convertors import Convertor, register_url_convertor
 
 from app.accounts.deps import Admin, CurrentUser, Donor
 from app.core.db import SessionDep
@@ -36,6 +37,22 @@ ProgrammeId = Annotated[IdParam, Path()]
 PairingId = Annotated[IdParam, Path()]
 PaymentId = Annotated[IdParam, Path()]
 Action = Literal["renew", "pause", "resume", "complete", "terminate"]
+
+
+class ActionConvertor(Convertor[str]):
+    """A path segment that is one of the pairing's actions, and nothing else: so that another
+    method on a sibling path (``POST …/payments``) is a 405, not an action named "payments"."""
+
+    regex = "|".join(get_args(Action))
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("programme_pairing_action", ActionConvertor())
 
 
 @programmes_router.post(
@@ -231,9 +248,11 @@ async def disburse_sponsorship_payment(
     return SponsorshipPaymentRead.model_validate(payment)
 
 
-# After the sessions: a path's last segment is an action only when it is not "sessions".
+# A path's last segment is an action only when it names one (ActionConvertor).
 @pairings_router.post(
-    "/{pairing_id}/{action}", response_model=ProgrammePairingRead, responses=problems(403, 409)
+    "/{pairing_id}/{action:programme_pairing_action}",
+    response_model=ProgrammePairingRead,
+    responses=problems(403, 409),
 )
 async def move_programme_pairing(
     session: SessionDep, admin: Admin, pairing_id: PairingId, action: Action
