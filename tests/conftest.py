@@ -277,6 +277,14 @@ DEEP: dict[tuple[str, frozenset[str]], str] = {
     ("tests/core/test_docs.py::test_redoc_", frozenset()): (
         "/redoc rendered in chromium offline (make test: its assets, as for /docs)"
     ),
+    ("tests/helpers/test_races.py::", frozenset()): (
+        "helper assignments raced through a uvicorn of three workers (make test: a replacement "
+        "keeps one current helper a role, the partial unique index, through the API)"
+    ),
+    ("tests/programmes/test_races.py::", frozenset()): (
+        "every pair of a programme pairing's and a sponsorship payment's actions raced through a "
+        "uvicorn of three workers (make test: each action and its 409 through the API)"
+    ),
     ("tests/test_simulation.py::", frozenset({"postgresql"})): (
         "the simulated season and its determinism on PostgreSQL (make test: on SQLite)"
     ),
