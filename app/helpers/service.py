@@ -20,7 +20,6 @@ from app.core.crypto import Vault
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.idcard import mask_name
-from app.core.logging import current_request_id
 from app.core.pagination import page_by_id
 from app.core.scope import Scope
 from app.helpers.models import HelpAct, Helper, HelperAssignment
@@ -35,7 +34,7 @@ from app.helpers.schemas import (
     HouseholdHelpers,
 )
 from app.households import service as households_service
-from app.households.models import Household, HouseholdAccess
+from app.households.models import Household
 from app.regions.models import Region
 
 # The access-log action of a disclosure of a household's helpers.
@@ -108,15 +107,7 @@ async def _disclose(
 
 async def log_access(session: AsyncSession, user: User, household_id: int, action: str) -> None:
     """Write the household's access-log row of ``user``'s reading its personal data."""
-    session.add(
-        HouseholdAccess(
-            household_id=household_id,
-            actor_id=user.id,
-            action=action,
-            request_id=current_request_id(),
-            at=utcnow(),
-        )
-    )
+    households_service.record_access(session, user, household_id, action)
     await session.flush()
 
 

@@ -110,7 +110,8 @@ async def log_replay(session: AsyncSession, actor_id: int, body: bytes) -> None:
     await session.flush()
 
 
-def _log(session: AsyncSession, actor: User, household_id: int, action: Action) -> None:
+def record_access(session: AsyncSession, actor: User, household_id: int, action: str) -> None:
+    """Add the household's access-log row of ``actor``'s ``action`` on its personal data."""
     session.add(
         HouseholdAccess(
             household_id=household_id,
@@ -131,7 +132,7 @@ async def _disclose(
     action: Action,
 ) -> HouseholdRead:
     """The household with its personal data decrypted, and the access written to the log."""
-    _log(session, actor, household.id, action)
+    record_access(session, actor, household.id, action)
     await session.flush()
     return HouseholdRead(
         **HouseholdSummary.model_validate(household).model_dump(),
@@ -273,7 +274,7 @@ async def list_households(
     )
     if filters.id_number is not None:
         for household in rows:
-            _log(session, admin, household.id, "lookup")
+            record_access(session, admin, household.id, "lookup")
         await session.flush()
     return rows, next_cursor
 
