@@ -149,6 +149,15 @@ def print_report(report: dict[str, Any], args: argparse.Namespace, policies: lis
         print(
             f"  {label:28}" + "".join(f"{first[p]['calibration'].get(key)!s:>24}" for p in policies)
         )
+    print("\n  /stats/annual against the months, the quarters and the run:")
+    for run in runs:
+        year = run["annual"]
+        print(
+            f"  {run['engine_name']:12} {run['policy']:24} {year['figures_checked']:>6} figures, "
+            f"{len(year['disagreements'])} disagree"
+        )
+        for line in year["disagreements"][:20]:
+            print(f"    {line}")
     print(
         "\n  engine       policy                    wall s (median)  CPU s (median)"
         "  peak MiB (median)  runs"

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from app.core.db import Database
 from app.core.settings import Settings
 from app.households.models import Household
+from app.simulation import annual
 from app.simulation.inline import run_inline
 from app.simulation.profiles import PROFILES, Profile
 from app.simulation.state import CST, POLICIES, counters_dict
@@ -58,6 +59,10 @@ async def simulate(
         end = world.at(world.posting_days())
         async with database.sessionmaker() as session:
             figures = await summarise(session, profile.county, world.start, end)
+            year = await annual.check(
+                session, world.admins[profile.county], profile.county, figures,
+                world.helping.acts, start, end.astimezone(CST).date(),
+            )  # fmt: skip
     finally:
         await database.dispose()
     return {
@@ -72,6 +77,7 @@ async def simulate(
         "villages": len(world.villages),
         "donors": len(world.donors),
         **figures,
+        "annual": year,
         "actions": counters_dict(counters),
         "seconds": {
             "setup": round(set_up - started, 2),
@@ -103,6 +109,13 @@ def report(summary: dict[str, Any]) -> str:
             f"(constant {cal['constant_brier']}), predicted {cal['mean_predicted']} "
             f"vs observed {cal['observed_rate']}"
         )
+    year = summary["annual"]
+    lines.append(
+        f"  /stats/annual {', '.join(map(str, year['years']))}: {year['figures_checked']} figures "
+        f"checked against the months, the quarters and the run, "
+        f"{len(year['disagreements'])} disagree"
+    )
+    lines.extend(f"    {line}" for line in year["disagreements"])
     lines.append("  month      published  fulfilled  rate")
     for month in summary["months"]:
         lines.append(

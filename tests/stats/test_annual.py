@@ -14,7 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import simulation
+from app.accounts.models import User
 from app.helpers.models import HelperAssignment
+from app.simulation import annual
 from tests.conftest import empty_tables
 from tests.factories import (
     DONGKOU_VILLAGE,
@@ -127,6 +129,12 @@ async def test_a_simulated_months_year_is_its_months_summed_with_helpers_at_the_
         summary = await simulation.simulate(
             app.state.settings, TINY, policy="claims", seed=5, months=1, start=START
         )
+        # The run holds its own year against its months, its quarters and its record...
+        assert summary["annual"]["years"] == [START.year]
+        assert summary["annual"]["figures_checked"] > 3 * len(summary["months"])
+        assert summary["annual"]["disagreements"] == []
+        assert summary["annual"]["help_acts"] > 0
+        # ...and the API reads the same year.
         county = await admin_headers(app, client, "county", TINY.county)
         params = {"scope": TINY.county, "year": START.year}
         year = (await client.get("/api/v1/stats/annual", params=params, headers=county)).json()
@@ -151,5 +159,20 @@ async def test_a_simulated_months_year_is_its_months_summed_with_helpers_at_the_
             )
         assert liaisons is not None
         assert key * 345 / 1_274 <= liaisons <= key * 345 / 1_274 + len(year["ranks"]) / 4
+        # The check sees a month or an act the summaries do not hold.
+        off = [{**month, "published": month["published"] + 1} for month in summary["months"][:1]]
+        async with app.state.database.sessionmaker() as session:
+            admin = await session.scalar(
+                select(User).where(User.role == "county", User.scope_code == TINY.county)
+            )
+            assert admin is not None
+            wrong = await annual.check(
+                session, admin, TINY.county, {"months": off + summary["months"][1:]},
+                summary["annual"]["help_acts"] + 1, START, START + dt.timedelta(days=31),
+            )  # fmt: skip
+        assert [line.split(":")[0] for line in wrong["disagreements"]] == [
+            f"{off[0]['month']} published",
+            "help acts",
+        ]
     finally:
         await empty_tables(engine)
