@@ -59,6 +59,9 @@ DONORS = 16
 DEEP_PAGE = 10  # of 15 pages of 20
 AIXIN_ENV = {
     "AIXIN_LOG_LEVEL": "INFO",
+    # As the API replicas run in production: the worker (webhooks, reminders, scheduled jobs) is
+    # its own process (`aixin worker`), not a task beside the requests.
+    "AIXIN_WORKER_IN_PROCESS": "false",
     # Every claim still passes the limiter; the budget is wide enough not to refuse one.
     "AIXIN_CLAIMS_PER_DONOR": "10000",
     "AIXIN_CLAIM_WINDOW_SECONDS": "1",
