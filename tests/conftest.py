@@ -282,8 +282,13 @@ DEEP: dict[tuple[str, frozenset[str]], str] = {
         "keeps one current helper a role, the partial unique index, through the API)"
     ),
     ("tests/programmes/test_races.py::", frozenset()): (
-        "every pair of a programme pairing's and a sponsorship payment's actions raced through a "
-        "uvicorn of three workers (make test: each action and its 409 through the API)"
+        "every pair of a programme pairing's actions raced through a uvicorn of three workers "
+        "(make test: each action and its 409 through the API)"
+    ),
+    ("tests/races/test_payments.py::test_race", frozenset()): (
+        "every pair of a sponsorship payment's actions, the pairing's termination included, "
+        "raced through a uvicorn of three workers (make test: each step, its 409 and its "
+        "posting through the API, tests/programmes/test_payments.py)"
     ),
     ("tests/test_simulation.py::", frozenset({"postgresql"})): (
         "the simulated season and its determinism on PostgreSQL (make test: on SQLite)"

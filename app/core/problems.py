@@ -177,6 +177,9 @@ CATALOGUE: dict[str, ProblemType] = {
     "sponsorship_payment_changed": P(409, "The sponsorship payment changed while the caller "
                                      "was acting; reload it",
                                      "该笔资助款已被他人处理，请刷新后再试"),
+    "pairing_not_terminated": P(409, "Only a terminated pairing's payment is refunded",
+                                "只有已终止结对的资助款可以退还给资助人",
+                                "该结对处于{state}状态，只有已终止（terminated）结对的资助款可以退还"),
     "already_signed_up": P(409, "The donor has signed up to this programme already",
                            "您已报名参加该结对项目"),
     "allocation_changed": P(409, "The allocation changed while the caller was acting; reload it",
@@ -266,6 +269,14 @@ CATALOGUE: dict[str, ProblemType] = {
                          "缺少该类结对项目所需的内容，或内容与项目类型不符"),
     "student_outside_programme": P(422, "The household lies outside the programme's county",
                                    "该农户不在结对项目所在的县"),
+    "payment_in_future": P(422, "A payment's day (received, paid out, refunded) is in the future",
+                           "资助款的收款、发放或退款日期不能晚于今天"),
+    "payment_too_early": P(422, "A payment's day comes before the step it follows: received "
+                                "before the pairing was made, paid out or refunded before received",
+                           "资助款的日期早于上一步：收款不能早于结对建立之日，"
+                           "发放或退款不能早于收款之日",
+                           "该日期不能早于 {earliest}：收款不能早于结对建立之日，"
+                           "发放或退款不能早于收款之日"),
     "session_outside_term": P(422, "The session's day lies outside the pairing's term",
                               "辅导日期不在结对的期限内"),
     "funding_too_small": P(422, "The need is worth less than a crowdfunding's least value",

@@ -194,10 +194,26 @@ class Disbursement(BaseModel):
     disbursed_at: dt.datetime
 
 
+class SponsorshipFigures(BaseModel):
+    """一助一 sponsorship money: a sponsor's payment for a student's term, which is not a
+    donation and counts in none of the donations' figures. No student or household is named."""
+
+    received_fen: int = Field(description="Received from sponsors")
+    disbursed_fen: int = Field(description="Paid out to the sponsored students' households")
+    refunded_fen: int = Field(description="Refunded to the sponsors of terminated pairings")
+
+
+class SponsorshipRow(SponsorshipFigures):
+    month: str
+
+
 class Balances(BaseModel):
     pool_fen: int
     restricted_fen: int = Field(description="Held in needs' accounts, not yet spent")
     credits_fen: int = Field(description="Donors' credits from expired crowdfunding")
+    sponsorship_fen: int = Field(
+        description="Held for 一助一 pairings: received from sponsors, not yet paid out or refunded"
+    )
 
 
 class DisclosureRead(BaseModel):
@@ -208,6 +224,9 @@ class DisclosureRead(BaseModel):
     period: str
     income: list[IncomeRow]
     spending: list[SpendingRow]
+    sponsorship: list[SponsorshipRow] = Field(
+        description="一助一 sponsorship money by month: received, paid out and refunded"
+    )
     balance: Balances
     disbursements: list[Disbursement]
 
@@ -221,3 +240,5 @@ class FundStats(BaseModel):
     online_year_fen: int
     offline_year_fen: int
     pool_fen: int
+    sponsorship: SponsorshipFigures = Field(description="一助一 sponsorship money, all time")
+    sponsorship_year: SponsorshipFigures = Field(description="一助一 sponsorship money this year")

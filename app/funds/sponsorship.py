@@ -1,6 +1,6 @@
 """一助一 sponsorship money in the ledger: a sponsor's payment for a term of a pairing, received
 by the county office into the pairing's restricted account, then paid out of it to the student's
-household.
+household, or (the pairing terminated) refunded to the sponsor by the reversal of its receipt.
 
 The pairing's account (``sponsorship:<pairing>``) is protected, so nothing is paid out before it
 was received. What sponsors paid is the county's ``sponsor-income`` account (its balance is minus
@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from typing import Literal
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.funds import ledger
 from app.funds.models import FundAccount, FundTransaction
 
 CHANNEL = "sponsorship"
+INCOME_KIND, PAID_KIND = "sponsor_income", "sponsor_paid"
 
 
 async def held(session: AsyncSession, pairing_id: int, county_code: str) -> FundAccount:
@@ -30,13 +32,13 @@ async def held(session: AsyncSession, pairing_id: int, county_code: str) -> Fund
 
 async def _income(session: AsyncSession, county_code: str) -> FundAccount:
     return await ledger.account(
-        session, f"sponsor-income:{county_code}", "sponsor_income", county_code=county_code
+        session, f"sponsor-income:{county_code}", INCOME_KIND, county_code=county_code
     )
 
 
 async def _paid(session: AsyncSession, county_code: str) -> FundAccount:
     return await ledger.account(
-        session, f"sponsor-paid:{county_code}", "sponsor_paid", county_code=county_code
+        session, f"sponsor-paid:{county_code}", PAID_KIND, county_code=county_code
     )
 
 
@@ -59,7 +61,23 @@ async def post(
         source, target, kind = pairing, await _paid(session, county_code), "disbursement"
     legs = [ledger.Leg(source, -amount_fen), ledger.Leg(target, amount_fen)]
     posted = await ledger.post(
-        session, f"sponsorship-{step}:{payment_id}", kind, legs, county_code=county_code,
+        session, _key(step, payment_id), kind, legs, county_code=county_code,
         channel=CHANNEL, memo=f"voucher {voucher_no}",
     )  # fmt: skip
     return posted.transaction
+
+
+async def refund(session: AsyncSession, payment_id: int, voucher_no: str) -> FundTransaction:
+    """Refund a payment received and not paid out, once: its receipt is reversed, out of the
+    pairing's account and off the county's sponsorship income (409 ``insufficient_funds`` if
+    the account no longer holds it)."""
+    receipt = await session.scalar(
+        select(FundTransaction).where(FundTransaction.business_key == _key("receipt", payment_id))
+    )
+    assert receipt is not None, f"payment {payment_id} was received without its posting"
+    posted = await ledger.reverse(session, receipt, memo=f"refund voucher {voucher_no}")
+    return posted.transaction
+
+
+def _key(step: str, payment_id: int) -> str:
+    return f"sponsorship-{step}:{payment_id}"

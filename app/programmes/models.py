@@ -151,7 +151,8 @@ class TutoringSession(Base):
 
 class SponsorshipPayment(Base):
     """A sponsor's payment for one term of a pairing: due on the term's first day, received by
-    the county office, then paid out to the student's household."""
+    the county office, then paid out to the student's household (or, the pairing terminated,
+    refunded to the sponsor)."""
 
     __tablename__ = "sponsorship_payments"
     __table_args__ = (
@@ -176,3 +177,7 @@ class SponsorshipPayment(Base):
     disbursement_voucher_no: Mapped[str | None] = mapped_column(String(64))
     disbursed_by_id: Mapped[int | None] = mapped_column(BigIntPK, ForeignKey("users.id"))
     disbursed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    refunded_on: Mapped[dt.date | None] = mapped_column(Date)
+    refund_voucher_no: Mapped[str | None] = mapped_column(String(64))
+    refunded_by_id: Mapped[int | None] = mapped_column(BigIntPK, ForeignKey("users.id"))
+    refunded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

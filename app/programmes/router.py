@@ -18,6 +18,7 @@ from app.programmes.schemas import (
     MatchingRead,
     PaymentDisbursed,
     PaymentReceived,
+    PaymentRefunded,
     ProgrammeCreate,
     ProgrammePairingRead,
     ProgrammeRead,
@@ -244,6 +245,25 @@ async def disburse_sponsorship_payment(
 ) -> SponsorshipPaymentRead:
     """Record a received payment paid out to the student's household (the county office): it
     leaves the pairing's account in the fund pool; 409 unless it was received and not yet paid."""
+    payment = await payments.record(session, admin, pairing_id, payment_id, body)
+    return SponsorshipPaymentRead.model_validate(payment)
+
+
+@pairings_router.post(
+    "/{pairing_id}/payments/{payment_id}/refund",
+    response_model=SponsorshipPaymentRead,
+    responses=problems(403, 409),
+)
+async def refund_sponsorship_payment(
+    session: SessionDep,
+    admin: Admin,
+    pairing_id: PairingId,
+    payment_id: PaymentId,
+    body: PaymentRefunded,
+) -> SponsorshipPaymentRead:
+    """Record a terminated pairing's payment, received and not paid out, refunded to its
+    sponsor (the county office): its receipt is reversed out of the pairing's account in the
+    fund pool; 409 unless the pairing was terminated and the payment received and not yet paid."""
     payment = await payments.record(session, admin, pairing_id, payment_id, body)
     return SponsorshipPaymentRead.model_validate(payment)
 

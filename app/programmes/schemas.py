@@ -185,7 +185,10 @@ class PaymentReceived(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     voucher_no: Voucher = Field(examples=["YZY2026-0001"])
-    received_on: Date
+    received_on: Date = Field(
+        description="The day the money arrived (CST): not in the future, nor before the day "
+        "the pairing was made"
+    )
 
 
 class PaymentDisbursed(BaseModel):
@@ -194,7 +197,23 @@ class PaymentDisbursed(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     voucher_no: Voucher = Field(examples=["YZF2026-0001"])
-    disbursed_on: Date
+    disbursed_on: Date = Field(
+        description="The day the money was paid out (CST): not in the future, nor before the "
+        "day it was received"
+    )
+
+
+class PaymentRefunded(BaseModel):
+    """A terminated pairing's payment, received and not paid out, as the county office
+    refunded it to the sponsor."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    voucher_no: Voucher = Field(examples=["YZT2026-0001"])
+    refunded_on: Date = Field(
+        description="The day the money was refunded (CST): not in the future, nor before the "
+        "day it was received"
+    )
 
 
 class SponsorshipPaymentRead(BaseModel):
@@ -209,9 +228,12 @@ class SponsorshipPaymentRead(BaseModel):
     amount_fen: int
     status: PaymentState = Field(
         description="scheduled → received (from the sponsor) → disbursed (to the household); "
-        "cancelled when the pairing was terminated before it was received"
+        "cancelled when the pairing was terminated before it was received; refunded (to the "
+        "sponsor) when it was terminated after"
     )
     received_on: dt.date | None
     receipt_voucher_no: str | None
     disbursed_on: dt.date | None
     disbursement_voucher_no: str | None
+    refunded_on: dt.date | None
+    refund_voucher_no: str | None

@@ -8,7 +8,9 @@ two admins acting at once exactly one wins and the other gets 409.
 A sponsorship pairing's payment for a term is scheduled on the term's first day; the county
 office records it received from the sponsor (into the pairing's restricted account in the fund
 pool's ledger), then paid out to the student's household. Terminating the pairing cancels the
-payments still scheduled. Each move is a compare-and-set on the payment's status.
+payments still scheduled; money it had received and not yet paid out is either paid out still or
+refunded to the sponsor, which only a terminated pairing's payment may be (its receipt is
+reversed in the ledger). Each move is a compare-and-set on the payment's status.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ TABLE = TransitionTable(
     },
 )
 
-PaymentState = Literal["scheduled", "received", "disbursed", "cancelled"]
+PaymentState = Literal["scheduled", "received", "disbursed", "cancelled", "refunded"]
 PAYMENT_STATES: tuple[str, ...] = get_args(PaymentState)
 
 PAYMENT = TransitionTable(
@@ -44,6 +46,11 @@ PAYMENT = TransitionTable(
     {
         ("scheduled", "receive"): Transition("received", "admin"),
         ("received", "disburse"): Transition("disbursed", "admin"),
+        ("received", "refund"): Transition("refunded", "admin"),
         ("scheduled", "cancel"): Transition("cancelled", "system"),
     },
 )
+# The pairing's states in which its received payments may be refunded: a terminated pairing's
+# money goes back to the sponsor, while a completed pairing's term ran its course and its money
+# goes to the household.
+REFUNDABLE = ("terminated",)

@@ -21,7 +21,7 @@ VERBS = {
     "enrol", "export", "find", "list", "logout", "mark", "move", "open", "post", "propose",
     "purchase",
     "read", "receive", "record", "refresh", "register", "reject", "release", "remove", "retry",
-    "reverse", "review", "run", "send", "sign", "start", "update", "withdraw",
+    "refund", "reverse", "review", "run", "send", "sign", "start", "update", "withdraw",
 }  # fmt: skip
 SNAKE_CASE = re.compile(r"^[a-z]+(_[a-z0-9]+)*$")
 NEVER_REPLAYED = {"/api/v1/auth/token", "/api/v1/auth/refresh"}

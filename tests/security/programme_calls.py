@@ -87,6 +87,7 @@ SPONSORSHIP = {**TUTORING, "kind": "sponsorship", "name": "一助一", "sessions
                "amount_per_term_fen": 100_000}  # fmt: skip
 RECEIVED = {"voucher_no": "YZY-0001", "received_on": TODAY.isoformat()}
 PAID = {"voucher_no": "YZF-0001", "disbursed_on": TODAY.isoformat()}
+REFUNDED = {"voucher_no": "YZT-0001", "refunded_on": TODAY.isoformat()}
 
 
 async def sponsored(world: World) -> tuple[int, int]:
@@ -126,3 +127,15 @@ async def disburse_payment(world: World) -> Call:
     ok(await world.client.post(f"{path}/receive", json=RECEIVED,
                                headers=world.headers["county_in"]))  # fmt: skip
     return Call("POST", f"{path}/disburse", json=PAID)
+
+
+async def refund_payment(world: World) -> Call:
+    """The refund to the sponsor of a new sponsorship pairing's payment, received, the pairing
+    then terminated."""
+    pairing, payment = await sponsored(world)
+    path = f"/api/v1/programme-pairings/{pairing}"
+    county = world.headers["county_in"]
+    ok(await world.client.post(f"{path}/payments/{payment}/receive", json=RECEIVED,
+                               headers=county))  # fmt: skip
+    ok(await world.client.post(f"{path}/terminate", headers=county))
+    return Call("POST", f"{path}/payments/{payment}/refund", json=REFUNDED)

@@ -77,6 +77,7 @@ from tests.security.programme_calls import (
     on_pairing,
     on_programme,
     receive_payment,
+    refund_payment,
     sponsorship_payments,
 )
 from tests.security.world import (
@@ -500,7 +501,8 @@ MATRIX: dict[str, Row] = {
         IN_SCOPE, on_pairing("POST", "/renew")
     ),
     # A sponsorship pairing's payments: followed by its sponsor and the admins in scope, and
-    # recorded received and paid out by the county office (lower offices in scope are refused).
+    # recorded received, paid out and (the pairing terminated) refunded by the county office
+    # (lower offices in scope are refused).
     "GET /api/v1/programme-pairings/{pairing_id}/payments": Row(
         HOLDER_AND_SCOPE, sponsorship_payments
     ),
@@ -509,6 +511,9 @@ MATRIX: dict[str, Row] = {
     ),
     "POST /api/v1/programme-pairings/{pairing_id}/payments/{payment_id}/disburse": Row(
         COUNTY_OFFICE_IN_SCOPE, disburse_payment, consumes=True
+    ),
+    "POST /api/v1/programme-pairings/{pairing_id}/payments/{payment_id}/refund": Row(
+        COUNTY_OFFICE_IN_SCOPE, refund_payment, consumes=True
     ),
     # The fund pool: a crowdfunding is opened by an admin whose scope holds the need, and read by
     # anyone signed in (donors give to it); the county's income and its pool's allocation are

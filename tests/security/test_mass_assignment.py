@@ -123,6 +123,9 @@ BODIES: dict[str, Body] = {
     "POST /api/v1/programme-pairings/{pairing_id}/payments/{payment_id}/disburse": Body(
         "county_in", programme_calls.disburse_payment
     ),
+    "POST /api/v1/programme-pairings/{pairing_id}/payments/{payment_id}/refund": Body(
+        "county_in", programme_calls.refund_payment
+    ),
     "POST /api/v1/matching/runs": Body(
         "township_in",
         calls.fixed("POST", "/api/v1/matching/runs", json={"scope": TOWNSHIP_A, "dry_run": True}),
