@@ -139,9 +139,7 @@ def _coverage(helped: coverage.Months) -> list[MonthCoverage]:
             month=month, township=township, help_acts=helped.help_acts(township, month),
             **figures.model_dump(),
         )
-        for (township, month), figures in sorted(
-            helped.counted.items(), key=lambda item: (item[0][1], item[0][0])
-        )
+        for (township, month), figures in helped.counted.items()
     ]  # fmt: skip
 
 

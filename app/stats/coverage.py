@@ -50,7 +50,8 @@ def _on(on: dt.date, key: int, both: int, recent: int) -> CoverageOn:
 @dataclass(frozen=True, slots=True)
 class Months:
     """户帮户亲帮亲 of each month of a range: the day each month is counted on, and by (township,
-    ``YYYY-MM``) the coverage of the townships with key households and the help acts."""
+    ``YYYY-MM``) the coverage of the townships with key households (by month, then township)
+    and the help acts."""
 
     days: dict[str, dt.date]
     counted: dict[tuple[str, str], CoverageOn]
@@ -70,13 +71,12 @@ class Months:
 def month_ends(lower: dt.date, upper: dt.date) -> dict[str, dt.date]:
     """The day each month of ``[lower, upper)`` is counted on: its last day, or today for the
     month under way. Months not begun are left out."""
-    last = periods.today()
+    last, start = periods.today(), periods.period_start(lower, "month")
     found = {}
-    for label in periods.labels(lower, upper, "month"):
-        start = dt.date(int(label[:4]), int(label[5:]), 1)
-        if start > last:
-            break
-        found[label] = min(periods.add_months(start, 1) - dt.timedelta(days=1), last)
+    while start < upper and start <= last:
+        end = periods.add_months(start, 1)
+        found[periods.label(start, "month")] = min(end - dt.timedelta(days=1), last)
+        start = end
     return found
 
 
