@@ -12,11 +12,25 @@ every day by what it is marked now.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, exists, extract, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Subquery,
+    and_,
+    exists,
+    extract,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import UTCDateTime
 from app.core.scope import Scope
 from app.helpers.models import HelpAct, HelperAssignment
 from app.households.models import Household
@@ -41,21 +55,33 @@ def _end_of(on: dt.date) -> dt.datetime:
     return dt.datetime.combine(on + dt.timedelta(days=1), dt.time(), tzinfo=CST).astimezone(dt.UTC)
 
 
-def _has(role: str, on: dt.date) -> ColumnElement[bool]:
-    """Someone held ``role`` for the household at the close of the day ``on``."""
-    end = _end_of(on)
+def _days(days: Sequence[dt.date]) -> Subquery:
+    """The days as rows: each day, the first of its 30 recent days, and the moment it closes."""
+    rows = [
+        select(
+            literal(on, Date).label("day"),
+            literal(on - dt.timedelta(days=RECENT_DAYS - 1), Date).label("since"),
+            literal(_end_of(on), UTCDateTime).label("close"),
+        )
+        for on in days
+    ]
+    return (rows[0] if len(rows) == 1 else union_all(*rows)).subquery("days")
+
+
+def _has(role: str, close: ColumnElement[dt.datetime]) -> ColumnElement[bool]:
+    """Someone held ``role`` for the household at ``close``, the close of a day."""
     return exists().where(
         HelperAssignment.household_id == Household.id,
         HelperAssignment.role == role,
-        HelperAssignment.assigned_at < end,
-        or_(HelperAssignment.ended_at.is_(None), HelperAssignment.ended_at >= end),
+        HelperAssignment.assigned_at < close,
+        or_(HelperAssignment.ended_at.is_(None), HelperAssignment.ended_at >= close),
     )
 
 
-def _acted_within(on: dt.date) -> ColumnElement[bool]:
+def _acted_within(since: ColumnElement[dt.date], on: ColumnElement[dt.date]) -> ColumnElement[bool]:
     return exists().where(
         HelpAct.household_id == Household.id,
-        HelpAct.acted_on > on - dt.timedelta(days=RECENT_DAYS),
+        HelpAct.acted_on >= since,
         HelpAct.acted_on <= on,
     )
 
@@ -64,29 +90,42 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.count().filter(condition)
 
 
-async def coverage(session: AsyncSession, scope: str, on: dt.date) -> list[Counts]:
-    """Each township of ``scope`` that had key households on the day ``on``: its coverage.
+async def coverage_on(
+    session: AsyncSession, scope: str, days: Sequence[dt.date]
+) -> dict[dt.date, list[Counts]]:
+    """Each township of ``scope`` that had key households on each of ``days``: its coverage,
+    in one statement for all the days.
 
-    Only households registered by the day's close count. Key status is read as it is now (it
-    has no history), so unmarking a household removes it from past days too.
+    Only households registered by a day's close count on that day. Key status is read as it is
+    now (it has no history), so unmarking a household removes it from past days too.
     """
+    found: dict[dt.date, list[Counts]] = {on: [] for on in days}
+    if not days:
+        return found
+    day = _days(days)
     township = func.substr(Household.village_code, 1, TOWNSHIP)
     rows = await session.execute(
         select(
+            day.c.day,
             township,
             func.count(),
-            _count_if(and_(_has("helper", on), _has("liaison", on))),
-            _count_if(_acted_within(on)),
+            _count_if(and_(_has("helper", day.c.close), _has("liaison", day.c.close))),
+            _count_if(_acted_within(day.c.since, day.c.day)),
         )
-        .where(
-            Scope(scope).where(Household.village_code),
-            Household.key_household.is_(True),
-            Household.created_at < _end_of(on),
-        )
-        .group_by(township)
-        .order_by(township)
+        .select_from(day)
+        .join(Household, Household.created_at < day.c.close)
+        .where(Scope(scope).where(Household.village_code), Household.key_household.is_(True))
+        .group_by(day.c.day, township)
+        .order_by(day.c.day, township)
     )
-    return [Counts(str(code), int(a), int(b), int(c)) for code, a, b, c in rows.all()]
+    for on, code, key, both, recent in rows.all():
+        found[on].append(Counts(str(code), int(key), int(both), int(recent)))
+    return found
+
+
+async def coverage(session: AsyncSession, scope: str, on: dt.date) -> list[Counts]:
+    """Each township of ``scope`` that had key households on the day ``on``: its coverage."""
+    return (await coverage_on(session, scope, [on]))[on]
 
 
 async def acts_by_month(

@@ -4,7 +4,8 @@ For a calendar year (CST) it gives the needs published, matched and fulfilled an
 township and by category, each with its twelve months (the monthly figures are the same cohorts
 as ``GET /stats/success``, so the year is their sum); the monthly assessment (一月一考核) and the
 quarterly ranks (一季度一排名) of the townships; the donations online and offline that the
-county's fund pool took in; the coverage of 户帮户亲帮亲 at each month's end and the help acts per
+county's fund pool took in; the coverage of 户帮户亲帮亲 at each month's end (today for the month
+under way, as in the monthly assessment of ``GET /stats/rankings``) and the help acts per
 township and month; the programme pairings begun in the year and their success; and the donors
 on the roll of honour. Every figure is an aggregate in SQL; no household is named.
 """
@@ -23,13 +24,12 @@ from app.accounts.models import User
 from app.core.errors import Forbidden, Unprocessable
 from app.core.scope import Scope
 from app.funds import disclosure
-from app.helpers import coverage
 from app.helpers.schemas import MonthActs
 from app.programmes import service as programmes
 from app.regions.models import LEVEL_LENGTHS, Region
-from app.stats import honour, periods, rankings, success
+from app.stats import coverage, honour, periods, rankings, success
 from app.stats.common import region_in_scope
-from app.stats.schemas import HonourEntry, SuccessGroup
+from app.stats.schemas import CoverageOn, HonourEntry, SuccessGroup
 
 SUMMARISERS = ("county", "township", "platform")
 LEVELS = (LEVEL_LENGTHS["county"], LEVEL_LENGTHS["township"])
@@ -46,12 +46,12 @@ class Rank(BaseModel):
     success_rate: float | None
 
 
-class MonthCoverage(BaseModel):
+class MonthCoverage(CoverageOn):
+    """A township's 户帮户亲帮亲 in a month, as in the month's figures of the ranking."""
+
     month: str
     township: str
-    key_households: int
-    with_helper_and_liaison: int
-    with_recent_act: int
+    help_acts: int = Field(description="Help acts of the township dated in the month")
 
 
 class Donations(BaseModel):
@@ -81,7 +81,10 @@ class AnnualSummary(BaseModel):
     donations: Donations | None = Field(
         description="The county pool's income; null for a scope wider than one county"
     )
-    coverage: list[MonthCoverage] = Field(description="户帮户亲帮亲 at each month's end so far")
+    coverage: list[MonthCoverage] = Field(
+        description="户帮户亲帮亲 at each month's end so far (today for the month under way), for "
+        "the townships with key households"
+    )
     help_acts: list[MonthActs]
     programmes: list[ProgrammeFigures]
     honour_roll: list[HonourEntry]
@@ -130,24 +133,14 @@ async def _donations(session: AsyncSession, code: str, year: int) -> Donations:
     return Donations(online_fen=online, offline_fen=offline, by_month=by_month)
 
 
-async def _coverage(session: AsyncSession, code: str, year: int) -> list[MonthCoverage]:
-    found = []
-    last = periods.today()
-    for month in range(1, 13):
-        end = periods.add_months(dt.date(year, month, 1), 1) - dt.timedelta(days=1)
-        if end > last:
-            break
-        for counts in await coverage.coverage(session, code, end):
-            found.append(
-                MonthCoverage(
-                    month=f"{year:04d}-{month:02d}",
-                    township=counts.township,
-                    key_households=counts.key_households,
-                    with_helper_and_liaison=counts.with_helper_and_liaison,
-                    with_recent_act=counts.with_recent_act,
-                )
-            )
-    return found
+def _coverage(helped: coverage.Months) -> list[MonthCoverage]:
+    return [
+        MonthCoverage(
+            month=month, township=township, help_acts=helped.help_acts(township, month),
+            **figures.model_dump(),
+        )
+        for (township, month), figures in helped.counted.items()
+    ]  # fmt: skip
 
 
 async def report(session: AsyncSession, admin: User, scope: str | None, year: int) -> AnnualSummary:
@@ -163,7 +156,7 @@ async def report(session: AsyncSession, admin: User, scope: str | None, year: in
     by_category = await success.report(
         session, admin, scope=code, group_by="category", period="month", lower=lower, upper=upper
     )
-    acts = await coverage.acts_by_month(session, code, lower, upper)
+    helped = await coverage.months(session, code, lower, upper)
     roll = await honour.roll(session, code, 100)
     return AnnualSummary(
         scope=code,
@@ -173,8 +166,10 @@ async def report(session: AsyncSession, admin: User, scope: str | None, year: in
         needs_by_category=by_category.groups,
         ranks=await _ranks(session, code, year),
         donations=await _donations(session, code, year),
-        coverage=await _coverage(session, code, year),
-        help_acts=[MonthActs(township=t, month=m, acts=n) for t, m, n in acts],
+        coverage=_coverage(helped),
+        help_acts=[
+            MonthActs(township=t, month=m, acts=n) for (t, m), n in sorted(helped.acts.items())
+        ],
         programmes=[
             ProgrammeFigures(**row) for row in await programmes.figures(session, code, lower, upper)
         ],
@@ -231,8 +226,10 @@ def workbook(summary: AnnualSummary) -> bytes:
     )  # fmt: skip
     _sheet(
         book, "户帮户亲帮亲",
-        ["月份", "乡镇代码", "重点户", "有帮扶人和联络员", "近30天有帮扶记录"],
-        [[c.month, c.township, c.key_households, c.with_helper_and_liaison, c.with_recent_act]
+        ["月份", "统计日", "乡镇代码", "重点户", "有帮扶人和联络员", "帮扶人和联络员覆盖率",
+         "近30天有帮扶记录", "近30天帮扶覆盖率", "当月帮扶次数"],
+        [[c.month, c.on, c.township, c.key_households, c.with_helper_and_liaison,
+          c.helper_and_liaison_share, c.with_recent_act, c.recent_act_share, c.help_acts]
          for c in summary.coverage],
     )  # fmt: skip
     _sheet(

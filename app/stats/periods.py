@@ -1,14 +1,16 @@
 """The statistics calendar: months and quarters in China Standard Time (UTC+8, no DST).
 
-Pure date arithmetic, no database: the labels made here are the ones the SQL bucketing in
-:mod:`app.stats.sql` produces, so that every period of a range can be listed even when nothing
-happened in it.
+Pure date arithmetic on the service's clock, no database: the labels made here are the ones the
+SQL bucketing in :mod:`app.stats.sql` produces, so that every period of a range can be listed
+even when nothing happened in it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Literal
+
+from app.core.db import utcnow
 
 CST = dt.timezone(dt.timedelta(hours=8), "CST")
 Period = Literal["month", "quarter"]
@@ -52,8 +54,8 @@ def labels(lower: dt.date, upper: dt.date, period: Period) -> list[str]:
 
 
 def today() -> dt.date:
-    """Today's date in China."""
-    return dt.datetime.now(CST).date()
+    """Today's date in China, by the service's clock (simulated inside ``clock_at``)."""
+    return utcnow().astimezone(CST).date()
 
 
 def default_range(period: Period, on: dt.date) -> tuple[dt.date, dt.date]:

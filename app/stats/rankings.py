@@ -1,7 +1,8 @@
 """一季度一排名: a county's townships ranked by the quarter's 对接成功率, with 一月一考核.
 
 The cohort is the needs of each township published in the quarter; the rank, its tie rule and
-each month's figures are computed in SQL.
+each month's figures are computed in SQL. Each month also carries the township's 户帮户亲帮亲:
+its coverage of key households at the month's end and its help acts in the month.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from app.core.scope import Scope
 from app.needs.models import Need
 from app.regions import service as regions_service
 from app.regions.models import LEVEL_LENGTHS, Region
-from app.stats import periods, sql, success
+from app.stats import coverage, periods, sql, success
 from app.stats.common import or_zero, ratio, total
 from app.stats.schemas import MonthFigures, Ranking, TownshipRank
 
@@ -34,6 +35,7 @@ RANKING_DEFINITIONS = {
     "published": success.DEFINITIONS["published"],
     "fulfilled": success.DEFINITIONS["fulfilled"],
     "success_rate": success.DEFINITIONS["success_rate"],
+    **coverage.DEFINITIONS,
 }
 
 
@@ -117,15 +119,23 @@ async def report(session: AsyncSession, admin: User, county: str, quarter: str) 
     lower, upper = periods.quarter_range(quarter)
     start, end = periods.midnight(lower), periods.midnight(upper)
     months = periods.labels(lower, upper, "month")
-    monthly = {
-        (row.township, row.period): MonthFigures(
-            period=row.period,
-            published=row.published,
-            fulfilled=row.fulfilled,
-            success_rate=row.success_rate,
-        )
+    cohorts = {
+        (row.township, row.period): row
         for row in await session.execute(monthly_statement(county, start, end))
     }
+    helped = await coverage.months(session, county, lower, upper)
+
+    def figures(township: str, month: str) -> MonthFigures:
+        cohort = cohorts.get((township, month))
+        return MonthFigures(
+            period=month,
+            published=cohort.published if cohort else 0,
+            fulfilled=cohort.fulfilled if cohort else 0,
+            success_rate=cohort.success_rate if cohort else None,
+            help_acts=helped.help_acts(township, month),
+            coverage=helped.coverage(township, month),
+        )
+
     townships = [
         TownshipRank(
             rank=row.rank,
@@ -134,11 +144,7 @@ async def report(session: AsyncSession, admin: User, county: str, quarter: str) 
             published=row.published,
             fulfilled=row.fulfilled,
             success_rate=row.success_rate,
-            months=[
-                monthly.get((row.code, month))
-                or MonthFigures(period=month, published=0, fulfilled=0, success_rate=None)
-                for month in months
-            ],
+            months=[figures(row.code, month) for month in months],
         )
         for row in await session.execute(ranking_statement(county, start, end))
     ]

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.vocabulary import DonorKind
+from app.helpers.schemas import CoverageFigures
 from app.stats.periods import Period
 
 GroupBy = Literal["township", "village", "category", "source", "donor_kind"]
@@ -55,11 +56,24 @@ class SuccessReport(BaseModel):
     groups: list[SuccessGroup]
 
 
+class CoverageOn(CoverageFigures):
+    """户帮户亲帮亲 coverage of a township at a month's end."""
+
+    on: dt.date = Field(
+        description="The day counted (CST): the month's last day, or today for the month under way"
+    )
+
+
 class MonthFigures(BaseModel):
     period: str = Field(description="2026-07: a CST calendar month")
     published: int
     fulfilled: int
     success_rate: Rate
+    help_acts: int = Field(description="户帮户亲帮亲 help acts of the township dated in the month")
+    coverage: CoverageOn | None = Field(
+        description="户帮户亲帮亲 coverage at the month's end (today for the month under way); "
+        "null for a month not begun"
+    )
 
 
 class TownshipRank(BaseModel):

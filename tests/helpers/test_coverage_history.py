@@ -10,49 +10,10 @@ from fastapi import FastAPI
 from httpx import AsyncClient
 
 from app.core.db import clock_at
-from tests.factories import (
-    DONGKOU_VILLAGE,
-    admin_headers,
-    assert_problem,
-    make_household,
-    phone_number,
-)
+from tests.factories import DONGKOU_VILLAGE, admin_headers, assert_problem, make_household
+from tests.helpers.assigning import YEAR, assign, at, covered, helpers_path
 
-CST = dt.timezone(dt.timedelta(hours=8))
 TOWNSHIP = DONGKOU_VILLAGE[:9]
-YEAR = 2026
-
-
-def at(month: int, day: int) -> dt.datetime:
-    """Noon (CST) of a day of the year the tests play in."""
-    return dt.datetime(YEAR, month, day, 12, tzinfo=CST)
-
-
-def helpers_path(household: dict[str, Any]) -> str:
-    return f"/api/v1/households/{household['id']}/helpers"
-
-
-async def assign(
-    client: AsyncClient, headers: dict[str, str], household: dict[str, Any], role: str, name: str
-) -> dict[str, Any]:
-    body = {"role": role, "name": name, "phone": phone_number()}
-    response = await client.post(helpers_path(household), json=body, headers=headers)
-    assert response.status_code == 200, response.text
-    assigned: dict[str, Any] = response.json()[role]
-    return assigned
-
-
-async def covered(
-    client: AsyncClient, village: dict[str, str], registered: dt.datetime, assigned: dt.datetime
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A key household registered at ``registered``, given a helper and a liaison at
-    ``assigned``; the household and its helper's assignment."""
-    with clock_at(registered):
-        household = await make_household(client, village, key_household=True)
-    with clock_at(assigned):
-        helper = await assign(client, village, household, "helper", "钱互助")
-        await assign(client, village, household, "liaison", "周联络")
-    return household, helper
 
 
 async def totals_on(client: AsyncClient, county: dict[str, str], on: dt.date) -> dict[str, Any]:

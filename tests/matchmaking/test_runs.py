@@ -382,3 +382,28 @@ async def test_a_large_run_is_solved_in_the_worker_process_with_the_same_pairs(
     assert in_process["pairs"] == in_thread["pairs"]
     assert len(in_process["pairs"]) == 3
     assert in_process["objective"] == in_thread["objective"]
+
+
+@pytest.mark.parametrize("category", ["housing", "industry"])
+async def test_a_housing_or_an_industry_offer_is_matched_to_a_need_of_its_category_and_cap(
+    client: AsyncClient, county: Headers, category: str
+) -> None:
+    # Both needs are worth more than a goods need may be; the dearer one is over the offer's cap.
+    need = await need_in(client, county, VILLAGE_A, category=category, value_fen=1_500_000)
+    await need_in(client, county, VILLAGE_A, category=category, value_fen=1_600_001)
+    await need_in(client, county, VILLAGE_A, category="goods")
+    donor = await donor_headers(client)
+    await offer(client, donor, category=category, capacity=3, value_cap_fen=1_600_000)
+    result = await run(client, county)
+    url = f"/api/v1/matching/runs/{result['id']}/pairings"
+    [proposal] = (await client.get(url, headers=county)).json()["items"]
+    assert proposal["need_id"] == need["id"]
+    path = f"/api/v1/needs/{need['id']}"
+    accepted = await client.post(f"/api/v1/pairings/{proposal['id']}/accept", headers=donor)
+    assert accepted.json()["need"]["status"] == "claimed", accepted.text
+    delivered = await client.post(f"{path}/deliver", headers=donor)
+    assert delivered.json()["need"]["status"] == "delivered", delivered.text
+    confirmed = await client.post(f"{path}/confirm", headers=county)
+    assert confirmed.json()["need"]["status"] == "fulfilled", confirmed.text
+    pairings = (await client.get("/api/v1/pairings", headers=donor)).json()["items"]
+    assert [(p["id"], p["status"]) for p in pairings] == [(proposal["id"], "confirmed")]

@@ -293,3 +293,34 @@ async def test_edit_needs_the_current_version(client: AsyncClient, admin: Header
     stale = await client.patch(url, json={"title": "旧"}, headers={**admin, "If-Match": '"1"'})
     assert stale.status_code == 412
     assert (await client.get(url, headers=admin)).json()["title"] == "新标题"
+
+
+# 危房改造 and 产业发展 are worth more than a goods need may be: each has a cap of its own.
+OWN_CAPS = {"housing": 5_000_000, "industry": 2_000_000}
+
+
+@pytest.mark.parametrize("category", ["housing", "industry"])
+async def test_a_housing_or_an_industry_need_goes_its_whole_life_under_its_own_cap(
+    client: AsyncClient, admin: Headers, donor: Headers, category: str
+) -> None:
+    cap = OWN_CAPS[category]
+    household = await make_household(client, admin)
+    over = {
+        "household_id": household["id"], "category": category, "title": "危房加固",
+        "description": "屋顶漏雨，墙体开裂", "value_fen": cap + 1, "urgency": 3,
+        "deadline": (dt.date.today() + dt.timedelta(days=60)).isoformat(),
+    }  # fmt: skip
+    refused = await client.post("/api/v1/needs", json=over, headers=admin)
+    assert assert_problem(refused, 409, "value_over_cap")["cap_fen"] == cap
+    need = await post_need(client, admin, household["id"], category=category, value_fen=cap)
+    path = f"/api/v1/needs/{need['id']}"
+    statuses = [need["status"]]
+    for step, who in (("claim", donor), ("deliver", donor), ("confirm", admin)):
+        response = await client.post(f"{path}/{step}", headers=who)
+        assert response.status_code in (200, 201), response.text
+        statuses.append(response.json()["need"]["status"])
+    assert statuses == ["published", "claimed", "delivered", "fulfilled"]
+    read = (await client.get(path, headers=admin)).json()
+    assert (read["category"], read["value_fen"], read["status"]) == (category, cap, "fulfilled")
+    pairings = (await client.get("/api/v1/pairings", headers=donor)).json()["items"]
+    assert [(p["need_id"], p["status"]) for p in pairings] == [(need["id"], "confirmed")]

@@ -109,7 +109,8 @@ async def new_household(world: World) -> Call:
 
 async def new_need(world: World) -> Call:
     body = {
-        "household_id": await world.household(VILLAGE_A), "category": "goods", "title": "大米",
+        "household_id": await world.household(VILLAGE_A), "category": world.category or "goods",
+        "title": "大米",
         "description": "大米两袋", "value_fen": 20_000, "deadline": "2099-01-01",
     }  # fmt: skip
     return Call("POST", "/api/v1/needs", json=body)

@@ -109,6 +109,8 @@ class World:
     runs: dict[int, str] = field(default_factory=dict)
     admins: dict[int, str] = field(default_factory=dict)
     records: dict[str, int] = field(default_factory=dict)
+    # The category of every need made from now on (see of_category); None: the categories in turn.
+    category: str | None = None
 
     def scope(self, role: Role) -> str | None:
         """The admin's scope code; None for donors and anonymous callers."""
@@ -136,15 +138,27 @@ class World:
         household = await self.household(village)
         keeper = self.headers[KEEPER[village]]
         origin = "household" if state == "pending_review" else "admin"
-        need = await post_need(
-            self.client, keeper, household, category=category or next(_categories), origin=origin
-        )
+        category = category or self.category or next(_categories)
+        need = await post_need(self.client, keeper, household, category=category, origin=origin)
+        assert need["category"] == category, need
         steps = {"claimed": ["claim"], "delivered": ["claim", "deliver"]}.get(state, [])
         for step in steps:
             url = f"/api/v1/needs/{need['id']}/{step}"
             need = ok(await self.client.post(url, headers=self.headers["donor"]))["need"]
         assert need["status"] == state, need
         return need
+
+    async def of_category(self, category: str) -> None:
+        """Make every need from now on of ``category``: the claimed need that reads act on, a
+        published need in each village of the county, and each need a call brings along."""
+        self.category = category
+        claimed = await self.need("published", VILLAGE_A)
+        self.pairings[await self.claim(claimed["id"], "donor")] = (VILLAGE_A, "donor")
+        self.records["claimed_need"] = claimed["id"]
+        self.records.pop("delivery_photo", None)
+        for village in (VILLAGE_A, VILLAGE_B, VILLAGE_C):
+            need = await self.need("published", village)
+            self.published[need["id"]] = village
 
     async def claim(self, need_id: int, donor: Role) -> int:
         """Claim a need as ``donor``; the new pairing's id."""
