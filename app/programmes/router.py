@@ -213,59 +213,66 @@ async def list_sponsorship_payments(
     return Page[SponsorshipPaymentRead](items=items, next_cursor=next_cursor)
 
 
-@pairings_router.post(
-    "/{pairing_id}/payments/{payment_id}/receive",
-    response_model=SponsorshipPaymentRead,
-    responses=problems(403, 409),
+# The steps of a sponsorship payment, one operation each: its name, its path's last segment,
+# the body it takes (which tells payments.record the step) and its description.
+PAYMENT_STEPS: tuple[tuple[str, str, type[payments.Step], str], ...] = (
+    (
+        "receive_sponsorship_payment",
+        "receive",
+        PaymentReceived,
+        """Record a scheduled payment received from the sponsor (the county office): it is posted
+        to the pairing's account in the fund pool; 409 if it was received, or cancelled, already.
+        """,
+    ),
+    (
+        "disburse_sponsorship_payment",
+        "disburse",
+        PaymentDisbursed,
+        """Record a received payment paid out to the student's household (the county office): it
+        leaves the pairing's account in the fund pool; 409 unless it was received and not yet paid.
+        """,
+    ),
+    (
+        "refund_sponsorship_payment",
+        "refund",
+        PaymentRefunded,
+        """Record a terminated pairing's payment, received and not paid out, refunded to its
+        sponsor (the county office): its receipt is reversed out of the pairing's account in the
+        fund pool; 409 unless the pairing was terminated and the payment received and not yet paid.
+        """,
+    ),
 )
-async def receive_sponsorship_payment(
-    session: SessionDep,
-    admin: Admin,
-    pairing_id: PairingId,
-    payment_id: PaymentId,
-    body: PaymentReceived,
-) -> SponsorshipPaymentRead:
-    """Record a scheduled payment received from the sponsor (the county office): it is posted
-    to the pairing's account in the fund pool; 409 if it was received, or cancelled, already."""
-    payment = await payments.record(session, admin, pairing_id, payment_id, body)
-    return SponsorshipPaymentRead.model_validate(payment)
 
 
-@pairings_router.post(
-    "/{pairing_id}/payments/{payment_id}/disburse",
-    response_model=SponsorshipPaymentRead,
-    responses=problems(403, 409),
-)
-async def disburse_sponsorship_payment(
-    session: SessionDep,
-    admin: Admin,
-    pairing_id: PairingId,
-    payment_id: PaymentId,
-    body: PaymentDisbursed,
-) -> SponsorshipPaymentRead:
-    """Record a received payment paid out to the student's household (the county office): it
-    leaves the pairing's account in the fund pool; 409 unless it was received and not yet paid."""
-    payment = await payments.record(session, admin, pairing_id, payment_id, body)
-    return SponsorshipPaymentRead.model_validate(payment)
+def _add_payment_step(name: str, action: str, body_type: type[payments.Step], doc: str) -> None:
+    """Declare ``POST …/payments/{payment_id}/{action}``, the operation ``name``, on the router."""
+
+    async def record_payment_step(
+        session: SessionDep,
+        admin: Admin,
+        pairing_id: PairingId,
+        payment_id: PaymentId,
+        body: payments.Step,
+    ) -> SponsorshipPaymentRead:
+        payment = await payments.record(session, admin, pairing_id, payment_id, body)
+        return SponsorshipPaymentRead.model_validate(payment)
+
+    # FastAPI reads the request body's schema from the annotation: this step's body, not the
+    # union of the three.
+    record_payment_step.__annotations__["body"] = body_type
+    record_payment_step.__doc__ = doc
+    pairings_router.add_api_route(
+        f"/{{pairing_id}}/payments/{{payment_id}}/{action}",
+        record_payment_step,
+        methods=["POST"],
+        name=name,
+        response_model=SponsorshipPaymentRead,
+        responses=problems(403, 409),
+    )
 
 
-@pairings_router.post(
-    "/{pairing_id}/payments/{payment_id}/refund",
-    response_model=SponsorshipPaymentRead,
-    responses=problems(403, 409),
-)
-async def refund_sponsorship_payment(
-    session: SessionDep,
-    admin: Admin,
-    pairing_id: PairingId,
-    payment_id: PaymentId,
-    body: PaymentRefunded,
-) -> SponsorshipPaymentRead:
-    """Record a terminated pairing's payment, received and not paid out, refunded to its
-    sponsor (the county office): its receipt is reversed out of the pairing's account in the
-    fund pool; 409 unless the pairing was terminated and the payment received and not yet paid."""
-    payment = await payments.record(session, admin, pairing_id, payment_id, body)
-    return SponsorshipPaymentRead.model_validate(payment)
+for step in PAYMENT_STEPS:
+    _add_payment_step(*step)
 
 
 # A path's last segment is an action only when it names one (ActionConvertor).
