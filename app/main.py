@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
-from app.accounts.deps import get_current_user
+from app.accounts.deps import account_of
 from app.accounts.router import admins_router, auth_router, me_router
 from app.accounts.sms import provider_for as sms_provider_for
 from app.console.app import create_console
@@ -160,7 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.wechat_pay = wechat_pay_for(settings)
     # Replays of these POSTs disclose personal data again: each is logged before it is sent.
     app.state.replay_audits = {f"{API_PREFIX}/households": households_service.log_replay}
-    app.state.replay_guard = get_current_user
+    app.state.replay_guard = account_of
     app.state.migration_heads = head_revisions()
     install_error_handlers(app)
     # Inside RequestIdMiddleware (the last added is the outermost): its answers carry the id.

@@ -14,8 +14,8 @@ from app.accounts.deps import (
     CurrentUser,
     PasswordsDep,
     TokensDep,
+    account_of,
     bearer,
-    get_current_user,
     read_claims,
     require_donor,
 )
@@ -185,7 +185,7 @@ async def logout(
         await service.sign_out_refresh(session, body.refresh_token)
     else:
         claims = read_claims(tokens, token)
-        user = await get_current_user(session, claims)
+        user = await account_of(session, claims)
         await service.sign_out(session, user, claims.family)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -2,7 +2,7 @@
 
 A console sign-in is a sign-in family like the API's (``accounts.service.issue_tokens``): signing
 out revokes it, and a disabled account, a new password or a changed role ends it at the next
-page, because every page reads the user through :func:`app.accounts.deps.get_current_user`. The
+page, because every page reads the user through :func:`app.accounts.deps.account_of`. The
 cookie carries a signed token naming the user, the family and the token generation; it is
 HttpOnly, SameSite=Lax, limited to ``/console`` and Secure in production.
 
@@ -24,7 +24,7 @@ import jwt
 from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.deps import get_current_user
+from app.accounts.deps import account_of
 from app.accounts.models import User
 from app.core.db import SessionDep, utcnow
 from app.core.errors import Forbidden, Unauthorized
@@ -129,7 +129,7 @@ async def current_user(request: Request, session: SessionDep) -> User:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise Unauthorized("Sign in to the console", code="not_authenticated")
-    user = await get_current_user(session, read_session(_settings(request), token))
+    user = await account_of(session, read_session(_settings(request), token))
     request.state.viewer = Viewer(user.id, user.role, user.display_name, user.scope_code or "")
     return user
 

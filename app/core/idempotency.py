@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import anyio
 import structlog
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
@@ -129,6 +129,23 @@ class _Captured:
 # -- the key's life: claim, complete, release --------------------------------------------------
 
 
+# Each a statement that is a transaction by itself (Database.one_statement), built once.
+_KEYS = IdempotencyKey.__table__
+assert isinstance(_KEYS, Table)
+_CLAIM = insert(_KEYS).returning(_KEYS.c.id)
+_COMPLETE = (
+    update(_KEYS)
+    .where(_KEYS.c.id == bindparam("key_id"))
+    .values(
+        state="completed",
+        status_code=bindparam("status"),
+        content_type=bindparam("type"),
+        response_body=bindparam("body"),
+    )
+)
+_RELEASE = delete(_KEYS).where(_KEYS.c.id == bindparam("key_id"), _KEYS.c.state == "pending")
+
+
 @dataclass(frozen=True, slots=True)
 class KeyStore:
     """The stored keys, each written in its own short transaction."""
@@ -141,18 +158,17 @@ class KeyStore:
         """Claim ``key``: the new row's id, or the response a retry gets instead."""
         for _ in range(2):  # a second try only after an expired row was removed
             now = utcnow()
-            row = IdempotencyKey(
-                principal=principal,
-                key=key,
-                fingerprint=fingerprint,
-                state="pending",
-                created_at=now,
-                expires_at=now + self.lifetime,
-            )
+            values = {
+                "principal": principal,
+                "key": key,
+                "fingerprint": fingerprint,
+                "state": "pending",
+                "created_at": now,
+                "expires_at": now + self.lifetime,
+            }
             try:
-                async with self.database.write_sessionmaker.begin() as session:
-                    session.add(row)
-                return row.id
+                async with self.database.one_statement() as connection:
+                    return int((await connection.execute(_CLAIM, values)).scalar_one())
             except sa_exc.IntegrityError:
                 pass  # the key is taken: see how far its first request got
             existing = await self._unexpired(principal, key, now)
@@ -169,17 +185,9 @@ class KeyStore:
         a sign-in's tokens. (Latin-1 maps bytes to text one to one, so any body survives.)
         """
         sealed = self.vault.encrypt(body.decode("latin-1"))
-        async with self.database.write_sessionmaker.begin() as session:
-            await session.execute(
-                update(IdempotencyKey)
-                .where(IdempotencyKey.id == key_id)
-                .values(
-                    state="completed",
-                    status_code=status,
-                    content_type=content_type,
-                    response_body=sealed,
-                )
-            )
+        values = {"key_id": key_id, "status": status, "type": content_type, "body": sealed}
+        async with self.database.one_statement() as connection:
+            await connection.execute(_COMPLETE, values)
 
     async def release(self, key_id: int) -> None:
         """Forget a key whose request wrote nothing, so that a retry runs again.
@@ -187,12 +195,8 @@ class KeyStore:
         Only a ``pending`` key goes: a ``committed`` one means the request's writes are stored
         although its response failed, and running it again would write them twice.
         """
-        async with self.database.write_sessionmaker.begin() as session:
-            await session.execute(
-                delete(IdempotencyKey).where(
-                    IdempotencyKey.id == key_id, IdempotencyKey.state == "pending"
-                )
-            )
+        async with self.database.one_statement() as connection:
+            await connection.execute(_RELEASE, {"key_id": key_id})
 
     async def _unexpired(self, principal: str, key: str, now: dt.datetime) -> IdempotencyKey | None:
         """The row holding ``key``; an expired one is deleted and None returned."""

@@ -156,7 +156,7 @@ async def accept_proposal(
     """Accept a proposal: the need becomes claimed by the donor and uses one unit of the offer."""
     need, pairing = await proposals.accept(session, user, pairing_id, _settings(request))
     view = await get_view(session, user, need.id)
-    return ActionResult(need=present(view, user), pairing=await pairing_read(session, pairing))
+    return ActionResult(need=present(view, user), pairing=pairing_read(pairing, view))
 
 
 @proposals_router.post("/{pairing_id}/decline", response_model=ActionResult, responses=ANSWER)
@@ -169,4 +169,4 @@ async def decline_proposal(
     """Decline a proposal: the need and the offer's capacity go back to the pool."""
     pairing = await proposals.decline(session, user, pairing_id, body.reason if body else None)
     view = await get_view(session, user, pairing.need_id)
-    return ActionResult(need=present(view, user), pairing=await pairing_read(session, pairing))
+    return ActionResult(need=present(view, user), pairing=pairing_read(pairing, view))

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
 from app.accounts.policy import scope_or_none
+from app.core.db import read_connection
 from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.pagination import cursor_int, cursor_moment, decode_cursor, encode_cursor
 from app.core.scope import Scope
@@ -135,9 +136,20 @@ async def summaries(session: AsyncSession, need_ids: Collection[int]) -> dict[in
     }  # fmt: skip
 
 
-async def pairing_read(session: AsyncSession, pairing: Pairing) -> PairingRead:
-    """One pairing with its need's summary."""
-    return PairingRead.of(pairing, (await summaries(session, [pairing.need_id]))[pairing.need_id])
+def pairing_read(pairing: Pairing, view: NeedView) -> PairingRead:
+    """One pairing with the summary of its need, read as ``view`` (no query of its own)."""
+    if pairing.need_id != view.need.id:
+        raise ValueError(f"pairing {pairing.id} is not of need {view.need.id}")
+    need = view.need
+    summary = PairingNeed(
+        title=need.title,
+        category=need.category,
+        village_name=view.village_name,
+        value_fen=need.value_fen,
+        urgency=need.urgency,
+        deadline=need.deadline,
+    )
+    return PairingRead.of(pairing, summary)
 
 
 # The statements of the hot reads are built once for each shape and kept, their values bound
@@ -156,7 +168,8 @@ def _one_statement(scope_code: str | None) -> Select[Any]:
 async def get_view(session: AsyncSession, user: User, need_id: int) -> NeedView:
     """The need as ``user`` may see it; 404 when it is outside what the user may see."""
     statement = _one_statement(_scope_code(user))
-    row = (await session.execute(statement, {"need_id": need_id})).first()
+    connection = await read_connection(session)
+    row = (await connection.execute(statement, {"need_id": need_id})).first()
     if row is None:
         raise NotFound(f"No need {need_id}", code="need_not_found")
     return _view(row)
@@ -269,7 +282,7 @@ async def browse(
     if cursor:
         after = _parse_cursor(sort, cursor)
         parameters.update({f"after_{index}": value for index, value in enumerate(after)})
-    rows = (await session.execute(statement, parameters)).all()
+    rows = (await (await read_connection(session)).execute(statement, parameters)).all()
     views = [_view(row) for row in rows[:limit]]
     next_cursor = encode_cursor(_cursor_values(sort, views[-1].need)) if len(rows) > limit else None
     return views, next_cursor

@@ -146,7 +146,7 @@ async def _result(
     view = await browse.get_view(session, user, need_id)
     return ActionResult(
         need=present(view, user),
-        pairing=await browse.pairing_read(session, pairing) if pairing is not None else None,
+        pairing=browse.pairing_read(pairing, view) if pairing is not None else None,
     )
 
 
