@@ -120,36 +120,29 @@ def _view(row: Row[Any]) -> NeedView:
 async def summaries(session: AsyncSession, need_ids: Collection[int]) -> dict[int, PairingNeed]:
     """Each need's summary for the pairings that name it, by id (one query)."""
     rows = await session.execute(
-        select(
-            Need.id, Need.title, Need.category, Region.name, Need.value_fen, Need.urgency,
-            Need.deadline,
-        )
+        select(Need.id, *_SUMMARY)
         .join(Region, Region.code == Need.village_code)
         .where(Need.id.in_(set(need_ids)))
-    )  # fmt: skip
-    return {
-        need_id: PairingNeed(
-            title=title, category=category, village_name=village_name, value_fen=value_fen,
-            urgency=urgency, deadline=deadline,
-        )
-        for need_id, title, category, village_name, value_fen, urgency, deadline in rows
-    }  # fmt: skip
+    )
+    return {row[0]: _summary(*row[1:]) for row in rows}
+
+
+# A need's summary for its pairings: these columns, in this order, are _summary's arguments.
+_SUMMARY = (Need.title, Need.category, Region.name, Need.value_fen, Need.urgency, Need.deadline)
+
+
+def _summary(*values: Any) -> PairingNeed:
+    fields = ("title", "category", "village_name", "value_fen", "urgency", "deadline")
+    return PairingNeed(**dict(zip(fields, values, strict=True)))
 
 
 def pairing_read(pairing: Pairing, view: NeedView) -> PairingRead:
     """One pairing with the summary of its need, read as ``view`` (no query of its own)."""
-    if pairing.need_id != view.need.id:
-        raise ValueError(f"pairing {pairing.id} is not of need {view.need.id}")
     need = view.need
-    summary = PairingNeed(
-        title=need.title,
-        category=need.category,
-        village_name=view.village_name,
-        value_fen=need.value_fen,
-        urgency=need.urgency,
-        deadline=need.deadline,
-    )
-    return PairingRead.of(pairing, summary)
+    if pairing.need_id != need.id:
+        raise ValueError(f"pairing {pairing.id} is not of need {need.id}")
+    values = (need.title, need.category, view.village_name, need.value_fen, need.urgency)
+    return PairingRead.of(pairing, _summary(*values, need.deadline))
 
 
 # The statements of the hot reads are built once for each shape and kept, their values bound
