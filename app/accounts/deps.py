@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import ColumnElement, Row, Select, bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import manager_of_class
@@ -71,7 +72,16 @@ _SIGNED_OUT = exists().where(
 _COLUMNS = tuple(User.__table__.columns)
 _KEYS = tuple(column.key for column in _COLUMNS)
 _USER_MANAGER = manager_of_class(User)
-_ACCOUNT = select(*_COLUMNS, _SIGNED_OUT.label("signed_out")).where(User.id == bindparam("user_id"))
+
+
+def account_statement(*also: ColumnElement[Any]) -> Select[Any]:
+    """The statement of :func:`account_of`, its row carrying ``also`` after the account's
+    columns: what a route reads of the caller comes in the same round trip."""
+    columns = (*_COLUMNS, _SIGNED_OUT.label("signed_out"), *also)
+    return select(*columns).where(User.id == bindparam("user_id"))
+
+
+_ACCOUNT = account_statement()
 
 
 async def get_current_user(
@@ -92,9 +102,21 @@ async def account_of(session: AsyncSession, claims: AccessClaims) -> User:
     token was issued (its generation raised) or a signed-out session (its refresh family
     revoked) ends the token at once, not at its expiry.
     """
-    parameters = {"user_id": claims.user_id, "family": claims.family}
+    user, _ = await account_row(session, claims)
+    return user
+
+
+async def account_row(
+    session: AsyncSession,
+    claims: AccessClaims,
+    statement: Select[Any] = _ACCOUNT,
+    parameters: Mapping[str, Any] | None = None,
+) -> tuple[User, Row[Any]]:
+    """:func:`account_of`, read with ``statement`` (one of :func:`account_statement`, with
+    ``parameters`` for its own columns); the account and the row it was read from."""
+    parameters = {**(parameters or {}), "user_id": claims.user_id, "family": claims.family}
     connection = await session.connection()
-    row = (await connection.execute(_ACCOUNT, parameters)).first()
+    row = (await connection.execute(statement, parameters)).first()
     if row is None or not row.is_active:
         raise Unauthorized("The account is disabled", code="account_disabled")
     user = _persistent(session, row)
@@ -103,7 +125,7 @@ async def account_of(session: AsyncSession, claims: AccessClaims) -> User:
     if (user.role, user.scope_code) != (claims.role, claims.scope):
         # The account's role or scope changed since the token was issued.
         raise Unauthorized("The token is out of date; sign in again", code="invalid_token")
-    return user
+    return user, row
 
 
 def _persistent(session: AsyncSession, row: Any) -> User:

@@ -158,7 +158,9 @@ async def unread_count(session: AsyncSession, user_id: int) -> int:
 # and the preferences (each a subquery of the user's settings row, absent until first written).
 _MINE = NotificationSettings.user_id == bindparam("user_id")
 _READ_UP_TO = select(NotificationSettings.read_up_to).where(_MINE).scalar_subquery()
-_SUMMARY = select(
+# The unread count and the preferences as four columns of one row: of their own statement
+# (:func:`summary`), or of the account's when /me reads both in one round trip.
+SUMMARY_COLUMNS = (
     select(func.count())
     .select_from(Notification)
     .where(
@@ -171,15 +173,23 @@ _SUMMARY = select(
     select(NotificationSettings.quiet_start).where(_MINE).scalar_subquery(),
     select(NotificationSettings.quiet_end).where(_MINE).scalar_subquery(),
 )
+_SUMMARY = select(*SUMMARY_COLUMNS)
 
 
 async def summary(session: AsyncSession, user_id: int) -> tuple[int, Preferences]:
     """The unread count and the preferences, as :func:`unread_count` and :func:`preferences`."""
     connection = await session.connection()
     parameters = {"user_id": user_id, "now": utcnow()}
-    unread, modes, start, end = (await connection.execute(_SUMMARY, parameters)).one()
+    return summary_of(*(await connection.execute(_SUMMARY, parameters)).one())
+
+
+def summary_of(
+    unread: int | None, modes: dict[str, str] | None, start: str | None, end: str | None
+) -> tuple[int, Preferences]:
+    """The summary from the values of :data:`SUMMARY_COLUMNS` (a user with no settings yet
+    has none of the last three)."""
     chosen = dict(modes or {})
-    if start is None:
+    if start is None or end is None:
         start, end = DEFAULT_QUIET
     return int(unread or 0), Preferences(
         modes={kind: chosen.get(kind, "immediate") for kind in TYPES},
