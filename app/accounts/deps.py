@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import weakref
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import ColumnElement, Row, Select, bindparam, exists, select
+from sqlalchemy import ColumnElement, Row, Select, bindparam, exists, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import manager_of_class
@@ -43,10 +44,12 @@ TokensDep = Annotated[Tokens, Depends(get_tokens)]
 
 
 async def get_access_claims(
-    tokens: TokensDep, token: Annotated[str | None, Depends(bearer)]
+    request: Request, token: Annotated[str | None, Depends(bearer)]
 ) -> AccessClaims:
-    """What the bearer token says: a valid, unexpired access token (else 401)."""
-    return read_claims(tokens, token)
+    """What the bearer token says: a valid, unexpired access token (else 401). The account
+    is not read: a route taking these reads it with its own statement (:func:`account_row`,
+    :func:`account_and_rows`)."""
+    return read_claims(request.app.state.tokens, token)
 
 
 def read_claims(tokens: Tokens, token: str | None) -> AccessClaims:
@@ -117,25 +120,73 @@ async def account_row(
     parameters = {**(parameters or {}), "user_id": claims.user_id, "family": claims.family}
     connection = await session.connection()
     row = (await connection.execute(statement, parameters)).first()
-    if row is None or not row.is_active:
+    return _checked(session, claims, row), row
+
+
+async def account_and_rows(
+    session: AsyncSession,
+    claims: AccessClaims,
+    statement: Select[Any],
+    parameters: Mapping[str, Any],
+) -> tuple[User, list[tuple[Any, ...]]]:
+    """:func:`account_of` and the rows of ``statement``, read in one statement (one round trip
+    where there would be two). The rows come in no particular order: sort them.
+
+    ``statement`` runs before the account is checked, so it must not depend on the account
+    being what the token says (build it from the claims), and its rows must not be used
+    unless this returns: a 401 here discards them.
+    """
+    combined = _with_account(statement)
+    parameters = {**parameters, "user_id": claims.user_id, "family": claims.family}
+    connection = await session.connection()
+    result = (await connection.execute(combined, parameters)).all()
+    user = _checked(session, claims, result[0] if result else None)
+    width = _ACCOUNT_WIDTH
+    return user, [tuple(row[width:-1]) for row in result if row[-1] is not None]
+
+
+_ACCOUNT_WIDTH = len(_COLUMNS) + 1  # and whether the session was signed out
+_COMBINED: weakref.WeakKeyDictionary[Select[Any], Select[Any]] = weakref.WeakKeyDictionary()
+
+
+def _with_account(statement: Select[Any]) -> Select[Any]:
+    """The account's row joined with every row of ``statement`` (a row of NULLs after the
+    account's columns when it has none; its last column is NULL only then). Kept for as long
+    as ``statement`` itself is (the hot reads keep theirs)."""
+    combined = _COMBINED.get(statement)
+    if combined is None:
+        rows = statement.add_columns(literal(True).label("aixin_row")).subquery()
+        account = _ACCOUNT.subquery()
+        combined = select(account, rows).select_from(account.outerjoin(rows, true()))
+        _COMBINED[statement] = combined
+    return combined
+
+
+def _checked(session: AsyncSession, claims: AccessClaims, row: Sequence[Any] | None) -> User:
+    """The account of ``row`` (its columns first, then whether the session was signed out),
+    if it may still act as ``claims`` say (else 401)."""
+    if row is None or not row[_ACTIVE]:
         raise Unauthorized("The account is disabled", code="account_disabled")
     user = _persistent(session, row)
-    if row.signed_out or user.token_generation != claims.generation:
+    if row[len(_COLUMNS)] or user.token_generation != claims.generation:
         raise Unauthorized("The session has ended; sign in again", code="session_ended")
     if (user.role, user.scope_code) != (claims.role, claims.scope):
         # The account's role or scope changed since the token was issued.
         raise Unauthorized("The token is out of date; sign in again", code="invalid_token")
-    return user, row
+    return user
 
 
-def _persistent(session: AsyncSession, row: Any) -> User:
+_ACTIVE, _ID = _KEYS.index("is_active"), _KEYS.index("id")
+
+
+def _persistent(session: AsyncSession, row: Sequence[Any]) -> User:
     """The account of ``row`` as the session's own, as if the ORM had loaded it.
 
     The statement runs on the session's connection as plain SQL, which costs a fraction of an
     ORM query of the entity; the instance is then put in the session's identity map without SQL,
     so changes to it are flushed and a later query of the account finds this one.
     """
-    found = session.identity_map.get(identity_key(User, row.id))
+    found = session.identity_map.get(identity_key(User, row[_ID]))
     if found is not None:
         return found
     # Filled in as the ORM's loading fills an instance (into its __dict__, no attribute events):

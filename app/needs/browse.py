@@ -17,6 +17,7 @@ from app.core.db import read_connection
 from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.pagination import cursor_int, cursor_moment, decode_cursor, encode_cursor
 from app.core.scope import Scope
+from app.core.vocabulary import ADMIN_ROLES
 from app.households.models import Household
 from app.needs.models import Need
 from app.needs.schemas import Sort
@@ -97,6 +98,15 @@ def _scope_code(user: User) -> str | None:
     return scope.code if scope else None
 
 
+def reader_scope(role: str, scope_code: str | None) -> str | None:
+    """:func:`_scope_code` of a user with ``role`` and ``scope_code`` (as a token says)."""
+    if role not in ADMIN_ROLES:
+        return None
+    if scope_code is None:
+        raise Forbidden("Only an admin may do this", code="admin_only")
+    return Scope(scope_code).code
+
+
 def _view_statement() -> Select[Any]:
     return (
         select(
@@ -111,7 +121,7 @@ def _view_statement() -> Select[Any]:
     )
 
 
-def _view(row: Row[Any]) -> NeedView:
+def _view(row: Sequence[Any]) -> NeedView:
     count = len(_NEED_COLUMNS)
     village_name, masked_name, size, key_household = row[count:]
     return NeedView(NeedRecord(*row[:count]), village_name, masked_name, size, key_household)
@@ -153,16 +163,21 @@ STATEMENTS_KEPT = 1024
 
 
 @functools.lru_cache(maxsize=STATEMENTS_KEPT)
-def _one_statement(scope_code: str | None) -> Select[Any]:
+def one_statement(scope_code: str | None) -> Select[Any]:
     scope = Scope(scope_code) if scope_code is not None else None
     return _view_statement().where(Need.id == bindparam("need_id"), _visible_in(scope))
 
 
 async def get_view(session: AsyncSession, user: User, need_id: int) -> NeedView:
     """The need as ``user`` may see it; 404 when it is outside what the user may see."""
-    statement = _one_statement(_scope_code(user))
     connection = await read_connection(session)
-    row = (await connection.execute(statement, {"need_id": need_id})).first()
+    row = (await connection.execute(one_statement(_scope_code(user)), {"need_id": need_id})).first()
+    return view_of(need_id, row)
+
+
+def view_of(need_id: int, row: Sequence[Any] | None) -> NeedView:
+    """The view of need ``need_id`` read as ``row`` by :func:`one_statement` (its parameter
+    ``need_id``); 404 without one."""
     if row is None:
         raise NotFound(f"No need {need_id}", code="need_not_found")
     return _view(row)
@@ -180,6 +195,11 @@ _SORT_KEYS = {
     "newest": ((Need.created_at, Need.id), True),
     "urgent": ((Need.urgency, Need.created_at, Need.id), True),
     "deadline": ((Need.deadline, Need.id), False),
+}
+# Where each sort's keys stand in a row of a page (the need's columns come first).
+_SORT_POSITIONS = {
+    sort: ([[column.key for column in _NEED_COLUMNS].index(key.key) for key in keys], descending)
+    for sort, (keys, descending) in _SORT_KEYS.items()
 }
 
 
@@ -258,6 +278,43 @@ def _build_page_statement(
     return statement.order_by(*order).limit(bindparam("limit", type_=Integer()))
 
 
+@dataclass(frozen=True, slots=True)
+class PageQuery:
+    """The statement of a page and its parameters, and how its rows are ordered."""
+
+    statement: Select[Any]
+    parameters: dict[str, object]
+    sort: Sort
+    limit: int
+
+
+def page_query(
+    scope_code: str | None, filters: BrowseFilters, *, sort: Sort, limit: int, cursor: str | None
+) -> PageQuery:
+    """The query of one page for a reader of ``scope_code`` (:func:`reader_scope`)."""
+    statement = _page_statement(scope_code, filters, sort, bool(cursor))
+    parameters: dict[str, object] = {"limit": limit + 1}
+    if cursor:
+        after = _parse_cursor(sort, cursor)
+        parameters.update({f"after_{index}": value for index, value in enumerate(after)})
+    return PageQuery(statement, parameters, sort, limit)
+
+
+def check_statuses(user: User, filters: BrowseFilters) -> None:
+    """403 unless ``user`` may browse needs of the filters' statuses."""
+    if not user.is_admin and filters.statuses != ("published",):
+        raise Forbidden("Only admins may browse needs that are not published", code="admin_only")
+
+
+def page_of(query: PageQuery, rows: Sequence[Sequence[Any]]) -> tuple[list[NeedView], str | None]:
+    """The page of ``query``'s rows, in any order: its views and the next page's cursor."""
+    positions, descending = _SORT_POSITIONS[query.sort]
+    ordered = sorted(rows, key=lambda row: [row[i] for i in positions], reverse=descending)
+    views = [_view(row) for row in ordered[: query.limit]]
+    more = len(ordered) > query.limit
+    return views, encode_cursor(_cursor_values(query.sort, views[-1].need)) if more else None
+
+
 async def browse(
     session: AsyncSession,
     user: User,
@@ -268,17 +325,10 @@ async def browse(
     cursor: str | None,
 ) -> tuple[list[NeedView], str | None]:
     """One page of needs in a stable keyset order; the cursor of the next page, if any."""
-    if not user.is_admin and filters.statuses != ("published",):
-        raise Forbidden("Only admins may browse needs that are not published", code="admin_only")
-    statement = _page_statement(_scope_code(user), filters, sort, bool(cursor))
-    parameters: dict[str, object] = {"limit": limit + 1}
-    if cursor:
-        after = _parse_cursor(sort, cursor)
-        parameters.update({f"after_{index}": value for index, value in enumerate(after)})
-    rows = (await (await read_connection(session)).execute(statement, parameters)).all()
-    views = [_view(row) for row in rows[:limit]]
-    next_cursor = encode_cursor(_cursor_values(sort, views[-1].need)) if len(rows) > limit else None
-    return views, next_cursor
+    check_statuses(user, filters)
+    query = page_query(_scope_code(user), filters, sort=sort, limit=limit, cursor=cursor)
+    connection = await read_connection(session)
+    return page_of(query, (await connection.execute(query.statement, query.parameters)).all())
 
 
 # -- for matching: the needs open to the pool -------------------------------------------------

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
-from app.accounts.deps import Admin, CurrentUser
+from app.accounts.deps import AccessClaimsDep, Admin, CurrentUser, account_and_rows
 from app.accounts.models import User
 from app.core.db import SessionDep, statement_reads
 from app.core.errors import NotFound, PreconditionRequired
@@ -179,7 +179,7 @@ async def post_need(
 @statement_reads
 async def list_needs(
     session: SessionDep,
-    user: CurrentUser,
+    claims: AccessClaimsDep,
     limit: Limit = 20,
     cursor: Cursor = None,
     sort: Sort = "newest",
@@ -207,19 +207,26 @@ async def list_needs(
         q=q,
         statuses=tuple(sorted(set(status_))) if status_ else ("published",),
     )
-    views, next_cursor = await browse.browse(
-        session, user, filters, sort=sort, limit=limit, cursor=cursor
-    )
+    # The caller's account and the page in one statement, the page as the token's role and
+    # scope may see it: the account's check (401) comes first, then the statuses' (403).
+    scope_code = browse.reader_scope(claims.role, claims.scope)
+    query = browse.page_query(scope_code, filters, sort=sort, limit=limit, cursor=cursor)
+    user, rows = await account_and_rows(session, claims, query.statement, query.parameters)
+    browse.check_statuses(user, filters)
+    views, next_cursor = browse.page_of(query, rows)
     return NeedPage(items=[present(view, user) for view in views], next_cursor=next_cursor)
 
 
 @router.get("/{need_id}", response_model=AnyNeedRead)
 @statement_reads
 async def read_need(
-    session: SessionDep, user: CurrentUser, need_id: NeedId, response: Response
+    session: SessionDep, claims: AccessClaimsDep, need_id: NeedId, response: Response
 ) -> NeedRead | NeedPublicRead:
     """One need, as the caller may see it; its ETag is its version."""
-    view = await browse.get_view(session, user, need_id)
+    # The caller's account and the need in one statement, as for a page.
+    statement = browse.one_statement(browse.reader_scope(claims.role, claims.scope))
+    user, rows = await account_and_rows(session, claims, statement, {"need_id": need_id})
+    view = browse.view_of(need_id, rows[0] if rows else None)
     response.headers["ETag"] = f'"{view.need.version}"'
     return present(view, user)
 
