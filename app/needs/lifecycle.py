@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -64,7 +64,7 @@ async def move(
     """Apply ``action`` to ``need`` if nobody moved it since it was read; the state it left."""
     before = await compare_and_set(
         session, need, TABLE, action,
-        guard=(Need.version == need.version,),
+        guard={"version": need.version},
         lost="already_claimed" if action == "claim" else "need_changed",
         version=need.version + 1, updated_at=utcnow(), **values,
     )  # fmt: skip
@@ -189,11 +189,14 @@ async def settle(session: AsyncSession, need_id: int, source: str, *, actor_id: 
     await move(session, need, "settle", actor_id=actor_id, fulfilled_at=utcnow())
 
 
+_LOCK_DONOR = select(User.id).where(User.id == bindparam("donor_id")).with_for_update()
+
+
 async def _check_open_claims(session: AsyncSession, donor: User, limit: int) -> None:
     """The cap counts the donor's claims not yet delivered; a delivery frees a place."""
     # Lock the donor's row (PostgreSQL; SQLite's write transaction is already exclusive) so that
     # two concurrent claims by one donor cannot both pass the count.
-    await session.execute(select(User.id).where(User.id == donor.id).with_for_update())
+    await session.execute(_LOCK_DONOR, {"donor_id": donor.id})
     held = await pairings.undelivered_claims(session, donor.id)
     if held >= limit:
         raise Conflict(

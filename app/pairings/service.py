@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
@@ -55,6 +55,32 @@ async def move(
     before = await compare_and_set(session, pairing, TABLE, action, **values)
     events.record(session, **_event(pairing, action, before, actor_id=actor_id, reason=reason))
     return before
+
+
+# The statements of every claim, delivery and confirmation, built once (building one costs
+# more than running it); their values are bound at execution.
+_SUPERSEDE = (
+    update(Pairing)
+    .where(Pairing.need_id == bindparam("of_need"), Pairing.status == "proposed")
+    .values(
+        status=TABLE.check("proposed", "supersede").to,
+        ended_at=bindparam("now", type_=Pairing.__table__.c.ended_at.type),
+    )
+    .returning(Pairing.id, Pairing.county_code)
+    .execution_options(synchronize_session=False)
+)
+_HOLDING = select(Pairing).where(
+    Pairing.need_id == bindparam("need_id"), Pairing.status.in_(HOLDING)
+)
+_UNDELIVERED_CLAIMS = (
+    select(func.count())
+    .select_from(Pairing)
+    .where(
+        Pairing.donor_id == bindparam("donor_id"),
+        Pairing.source == "claim",
+        Pairing.status == "active",
+    )
+)
 
 
 async def start_claim(
@@ -118,15 +144,7 @@ async def supersede_proposals(
     """
     move_ = TABLE.check("proposed", "supersede")
     now = utcnow()
-    ended = (
-        await session.execute(
-            update(Pairing)
-            .where(Pairing.need_id == need_id, Pairing.status == "proposed")
-            .values(status=move_.to, ended_at=now)
-            .returning(Pairing.id, Pairing.county_code)
-            .execution_options(synchronize_session=False)
-        )
-    ).all()
+    ended = (await session.execute(_SUPERSEDE, {"of_need": need_id, "now": now})).all()
     await events.record_many(
         session,
         [
@@ -143,9 +161,8 @@ async def supersede_proposals(
 
 async def holding(session: AsyncSession, need_id: int) -> Pairing | None:
     """The pairing that holds the need (active or delivered), if any."""
-    return await session.scalar(
-        select(Pairing).where(Pairing.need_id == need_id, Pairing.status.in_(HOLDING))
-    )
+    pairing: Pairing | None = await session.scalar(_HOLDING, {"need_id": need_id})
+    return pairing
 
 
 async def held_by(session: AsyncSession, need_id: int) -> Pairing:
@@ -184,11 +201,7 @@ async def has_pairing(session: AsyncSession, donor_id: int, need_id: int) -> boo
 
 async def undelivered_claims(session: AsyncSession, donor_id: int) -> int:
     """The donor's direct claims not yet delivered: what the open-claim cap counts."""
-    count = await session.scalar(
-        select(func.count())
-        .select_from(Pairing)
-        .where(Pairing.donor_id == donor_id, Pairing.source == "claim", Pairing.status == "active")
-    )
+    count = await session.scalar(_UNDELIVERED_CLAIMS, {"donor_id": donor_id})
     return count or 0
 
 
