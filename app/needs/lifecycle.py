@@ -36,7 +36,7 @@ DEADLINE_PASSED = "deadline passed"
 HELD = ("claimed", "delivered")
 
 
-def need_event(
+async def need_event(
     session: AsyncSession,
     need: Need,
     action: str,
@@ -45,7 +45,7 @@ def need_event(
     actor_id: int | None,
     reason: str | None = None,
 ) -> None:
-    events.record(
+    await events.record(
         session, entity="need", entity_id=need.id, need_id=need.id, action=action,
         from_status=before, to_status=need.status, actor_id=actor_id,
         county_code=need.county_code, reason=reason,
@@ -68,7 +68,7 @@ async def move(
         lost="already_claimed" if action == "claim" else "need_changed",
         version=need.version + 1, updated_at=utcnow(), **values,
     )  # fmt: skip
-    need_event(session, need, action, before, actor_id=actor_id, reason=reason)
+    await need_event(session, need, action, before, actor_id=actor_id, reason=reason)
     return before
 
 

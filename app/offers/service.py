@@ -60,7 +60,7 @@ async def create_offer(session: AsyncSession, donor: User, data: OfferCreate) ->
     )
     session.add(offer)
     await session.flush()
-    events.record(
+    await events.record(
         session,
         entity="offer",
         entity_id=offer.id,
@@ -110,7 +110,7 @@ async def withdraw(session: AsyncSession, donor: User, offer_id: int) -> Offer:
             f"A {offer.status} offer cannot be withdrawn", allowed=[], state=offer.status
         )
     await session.refresh(offer)
-    events.record(
+    await events.record(
         session,
         entity="offer",
         entity_id=offer.id,
@@ -171,7 +171,7 @@ async def use_unit(session: AsyncSession, offer_id: int, *, actor_id: int) -> No
         .execution_options(synchronize_session=False)
     )
     if exhausted.rowcount == 1:  # type: ignore[attr-defined]
-        events.record(
+        await events.record(
             session, entity="offer", entity_id=offer_id, action="exhaust", from_status="open",
             to_status="exhausted", actor_id=actor_id,
         )  # fmt: skip

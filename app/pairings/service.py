@@ -53,7 +53,8 @@ async def move(
     if TABLE.check(pairing.status, action).to in ENDED:
         values["ended_at"] = utcnow()
     before = await compare_and_set(session, pairing, TABLE, action, **values)
-    events.record(session, **_event(pairing, action, before, actor_id=actor_id, reason=reason))
+    event = _event(pairing, action, before, actor_id=actor_id, reason=reason)
+    await events.record(session, **event)
     return before
 
 
@@ -109,7 +110,7 @@ async def start_claim(
     )
     session.add(pairing)
     await session.flush()
-    events.record(session, **_event(pairing, "claim", None, actor_id=donor_id))
+    await events.record(session, **_event(pairing, "claim", None, actor_id=donor_id))
     return pairing
 
 
