@@ -8,12 +8,13 @@ request's transaction each time, so no personal data leaves this module unlogged
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, insert, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,11 +72,18 @@ def _exists() -> Conflict:
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def _in_scope_statement(scope_code: str) -> Select[Household]:
+    # Every need posted reads its household: the statement of each scope is built once.
+    return select(Household).where(
+        Household.id == bindparam("household_id"), Scope(scope_code).where(Household.village_code)
+    )
+
+
 async def get_in_scope(session: AsyncSession, scope: Scope, household_id: int) -> Household:
     """The household if ``scope`` covers it, else ``NotFound`` (not logged: no personal data)."""
-    household = await session.scalar(
-        select(Household).where(Household.id == household_id, scope.where(Household.village_code))
-    )
+    statement = _in_scope_statement(scope.code)
+    household: Household | None = await session.scalar(statement, {"household_id": household_id})
     if household is None:
         raise _not_found(household_id)
     return household

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Integer, Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -277,18 +277,31 @@ async def cancel(
 
 # -- lapses: steps of the jobs in app/jobs.py ------------------------------------------------
 
+# Looked for every few minutes (every simulated day): built once, the values bound at execution.
+_HOLDS_PASSED = (
+    select(Need, Pairing)
+    .join(Pairing, Pairing.need_id == Need.id)
+    .where(Pairing.status == "active", Pairing.expires_at < bindparam("now"))
+    .order_by(Pairing.expires_at)
+    .limit(bindparam("batch", type_=Integer()))
+)
+_DEADLINES_PASSED = (
+    select(Need)
+    # A need paid with money waits for its purchase; an unfunded crowdfunding's expiry gives it
+    # back to the deadline.
+    .where(
+        Need.status == "published",
+        Need.deadline < bindparam("today"),
+        Need.funding_source.is_(None),
+    )
+    .order_by(Need.deadline)
+    .limit(bindparam("batch", type_=Integer()))
+)
+
 
 async def lapse_claims(session: AsyncSession, now: dt.datetime, *, batch: int = 500) -> int:
     """Return needs whose claim hold has passed to the pool; the pairings end as expired."""
-    due = (
-        await session.execute(
-            select(Need, Pairing)
-            .join(Pairing, Pairing.need_id == Need.id)
-            .where(Pairing.status == "active", Pairing.expires_at < now)
-            .order_by(Pairing.expires_at)
-            .limit(batch)
-        )
-    ).all()
+    due = (await session.execute(_HOLDS_PASSED, {"now": now, "batch": batch})).all()
 
     async def lapse(row: Row[Need, Pairing]) -> None:
         # The compare-and-set on the need decides which runner (or donor) wins.
@@ -301,16 +314,7 @@ async def lapse_claims(session: AsyncSession, now: dt.datetime, *, batch: int = 
 
 async def expire_needs(session: AsyncSession, today: dt.date, *, batch: int = 500) -> int:
     """Close published needs whose deadline has passed."""
-    due = (
-        await session.scalars(
-            select(Need)
-            # A need paid with money waits for its purchase; an unfunded crowdfunding's expiry
-            # gives it back to the deadline.
-            .where(Need.status == "published", Need.deadline < today, Need.funding_source.is_(None))
-            .order_by(Need.deadline)
-            .limit(batch)
-        )
-    ).all()
+    due = (await session.scalars(_DEADLINES_PASSED, {"today": today, "batch": batch})).all()
 
     async def expire(need: Need) -> None:
         await move(

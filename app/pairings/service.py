@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, select, update
+from sqlalchemy import Integer, Select, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
@@ -72,6 +72,9 @@ _SUPERSEDE = (
 )
 _HOLDING = select(Pairing).where(
     Pairing.need_id == bindparam("need_id"), Pairing.status.in_(HOLDING)
+)
+_OWN = select(Pairing).where(
+    Pairing.id == bindparam("pairing_id"), Pairing.donor_id == bindparam("donor_id")
 )
 _UNDELIVERED_CLAIMS = (
     select(func.count())
@@ -224,8 +227,8 @@ def is_proposed(need_id: Any) -> Any:
 
 async def own_pairing(session: AsyncSession, donor: User, pairing_id: int, action: str) -> Pairing:
     """The donor's own pairing, if ``action`` is one its state allows to its holder."""
-    pairing = await session.scalar(
-        select(Pairing).where(Pairing.id == pairing_id, Pairing.donor_id == donor.id)
+    pairing: Pairing | None = await session.scalar(
+        _OWN, {"pairing_id": pairing_id, "donor_id": donor.id}
     )
     if pairing is None:
         raise NotFound(f"No pairing {pairing_id}", code="pairing_not_found")
@@ -233,16 +236,17 @@ async def own_pairing(session: AsyncSession, donor: User, pairing_id: int, actio
     return pairing
 
 
+_PROPOSALS_PASSED = (
+    select(Pairing)
+    .where(Pairing.status == "proposed", Pairing.expires_at < bindparam("now"))
+    .order_by(Pairing.expires_at)
+    .limit(bindparam("batch", type_=Integer()))
+)
+
+
 async def lapse_proposals(session: AsyncSession, now: dt.datetime, *, batch: int = 500) -> int:
     """End the proposals nobody answered in time: one batch, each a compare-and-set."""
-    due = (
-        await session.scalars(
-            select(Pairing)
-            .where(Pairing.status == "proposed", Pairing.expires_at < now)
-            .order_by(Pairing.expires_at)
-            .limit(batch)
-        )
-    ).all()
+    due = (await session.scalars(_PROPOSALS_PASSED, {"now": now, "batch": batch})).all()
     return await move_each(
         session,
         due,
