@@ -18,6 +18,7 @@ from sqlalchemy import Update, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.core import statements
 from app.core.errors import Conflict, InvalidTransition
 
 # Who may take an action: any admin in scope, a reviewing admin (township and wider), any donor,
@@ -98,8 +99,7 @@ async def compare_and_set(
     parameters = {"cas_id": row.id, "cas_before": before, "cas_status": move.to}
     parameters.update({f"cas_guard_{name}": value for name, value in guard.items()})
     parameters.update({f"cas_set_{name}": value for name, value in values.items()})
-    result = await session.execute(statement, parameters)
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if (await statements.run(session, statement, parameters)).rowcount != 1:
         raise Conflict(
             f"The {table.entity} was changed by someone else while you were acting; reload it",
             code=lost or f"{table.entity}_changed",

@@ -70,11 +70,15 @@ async def record(
         "from_status": from_status, "to_status": to_status, "actor_id": actor_id,
         "county_code": county_code, "reason": reason, "at": utcnow(),
     }  # fmt: skip
-    await session.flush()
-    connection = await session.connection()
-    await connection.execute(_INSERT, row)
+    await session.run_sync(_write, row)
+
+
+def _write(session: Session, row: dict[str, Any]) -> None:
+    session.flush()
+    connection = session.connection()
+    connection.execute(_INSERT, row)
     if _followers:
-        await connection.run_sync(lambda sync: _tell(sync, [row]))
+        _tell(connection, [row])
 
 
 async def record_many(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.accounts.models import User
 from app.accounts.policy import require
+from app.core import statements
 from app.core.db import utcnow
 from app.core.errors import Conflict
 from app.core.settings import Settings
@@ -196,7 +197,7 @@ async def _check_open_claims(session: AsyncSession, donor: User, limit: int) -> 
     """The cap counts the donor's claims not yet delivered; a delivery frees a place."""
     # Lock the donor's row (PostgreSQL; SQLite's write transaction is already exclusive) so that
     # two concurrent claims by one donor cannot both pass the count.
-    await session.execute(_LOCK_DONOR, {"donor_id": donor.id})
+    await statements.run(session, _LOCK_DONOR, {"donor_id": donor.id})
     held = await pairings.undelivered_claims(session, donor.id)
     if held >= limit:
         raise Conflict(

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
 from app.accounts.policy import admin_scope
+from app.core import statements
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, InvalidTransition, NotFound, Unprocessable
 from app.core.pagination import page_by_id
@@ -180,11 +181,11 @@ async def use_unit(session: AsyncSession, offer_id: int, *, actor_id: int) -> No
     A conditional update: of any number of concurrent acceptances only as many win as there
     are units left. The offer is exhausted when its last unit goes.
     """
-    used = await session.execute(_USE_UNIT, {"offer": offer_id})
-    if used.rowcount != 1:  # type: ignore[attr-defined]
+    used = await statements.run(session, _USE_UNIT, {"offer": offer_id})
+    if used.rowcount != 1:
         raise Conflict("The offer has no capacity left or was withdrawn", code="offer_unavailable")
-    exhausted = await session.execute(_EXHAUST, {"offer": offer_id, "now": utcnow()})
-    if exhausted.rowcount == 1:  # type: ignore[attr-defined]
+    exhausted = await statements.run(session, _EXHAUST, {"offer": offer_id, "now": utcnow()})
+    if exhausted.rowcount == 1:
         await events.record(
             session, entity="offer", entity_id=offer_id, action="exhaust", from_status="open",
             to_status="exhausted", actor_id=actor_id,

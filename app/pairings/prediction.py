@@ -25,6 +25,7 @@ import numpy as np
 from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import statements
 from app.core.vocabulary import CATEGORIES
 from app.pairings.models import Pairing, SuccessSegment
 from matching import BANDS, DONGKOU_RATE, SuccessModel
@@ -51,7 +52,7 @@ _SEGMENTS = select(
 
 async def load_model(session: AsyncSession) -> SuccessModel:
     """The success model as last refreshed (every segment at the prior before any refresh)."""
-    segments = (await session.execute(_SEGMENTS)).tuples().all()
+    segments = (await statements.run(session, _SEGMENTS, {})).rows
     return _model(tuple((str(c), int(b), float(s), float(f)) for c, b, s, f in segments))
 
 
@@ -103,6 +104,7 @@ _DONOR_RECORD = select(
 async def predict(session: AsyncSession, *, donor_id: int, category: str) -> float:
     """The probability of success of a direct claim of a need of ``category`` by this donor."""
     model = await load_model(session)
-    successes, failures = (await session.execute(_DONOR_RECORD, {"donor_id": donor_id})).one()
+    record = await statements.run(session, _DONOR_RECORD, {"donor_id": donor_id})
+    successes, failures = record.rows[0]
     probability = model.probability([category], [CLAIM_BAND], [successes], [failures])
     return round(float(probability[0]), 6)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
 from app.accounts.policy import admin_scope, require
+from app.core import statements
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound
 from app.core.pagination import page_by_id
@@ -148,7 +149,7 @@ async def supersede_proposals(
     """
     move_ = TABLE.check("proposed", "supersede")
     now = utcnow()
-    ended = (await session.execute(_SUPERSEDE, {"of_need": need_id, "now": now})).all()
+    ended = (await statements.run(session, _SUPERSEDE, {"of_need": need_id, "now": now})).rows
     await events.record_many(
         session,
         [
@@ -205,8 +206,8 @@ async def has_pairing(session: AsyncSession, donor_id: int, need_id: int) -> boo
 
 async def undelivered_claims(session: AsyncSession, donor_id: int) -> int:
     """The donor's direct claims not yet delivered: what the open-claim cap counts."""
-    count = await session.scalar(_UNDELIVERED_CLAIMS, {"donor_id": donor_id})
-    return count or 0
+    count = (await statements.run(session, _UNDELIVERED_CLAIMS, {"donor_id": donor_id})).scalar()
+    return int(count or 0)
 
 
 def proposed_units() -> Select[int | None, int]:
