@@ -49,7 +49,7 @@ async def need_event(
     await events.record(
         session, entity="need", entity_id=need.id, need_id=need.id, action=action,
         from_status=before, to_status=need.status, actor_id=actor_id,
-        county_code=need.county_code, reason=reason,
+        county_code=need.county_code, reason=reason, need=need,
     )  # fmt: skip
 
 
@@ -224,7 +224,7 @@ async def release(
     """The holding donor gives the need back to the pool."""
     need, pairing = await _begin_held(session, donor, need_id, "release")
     await move(session, need, "release", actor_id=donor.id, reason=reason)
-    await pairings.move(session, pairing, "release", actor_id=donor.id, reason=reason)
+    await pairings.move(session, pairing, "release", actor_id=donor.id, reason=reason, need=need)
     return need, pairing
 
 
@@ -235,8 +235,9 @@ async def deliver(
     need, pairing = await _begin_held(session, donor, need_id, "deliver")
     await move(session, need, "deliver", actor_id=donor.id)
     await pairings.move(
-        session, pairing, "deliver", actor_id=donor.id, delivered_at=utcnow(), delivery_note=note
-    )
+        session, pairing, "deliver", actor_id=donor.id, need=need, delivered_at=utcnow(),
+        delivery_note=note,
+    )  # fmt: skip
     return need, pairing
 
 
@@ -246,7 +247,7 @@ async def confirm(
     """An admin in scope confirms receipt, optionally thanking the donor."""
     need, pairing = await _begin_held(session, admin, need_id, "confirm")
     await move(session, need, "confirm", actor_id=admin.id, fulfilled_at=utcnow())
-    await pairings.move(session, pairing, "confirm", actor_id=admin.id, thanks=thanks)
+    await pairings.move(session, pairing, "confirm", actor_id=admin.id, thanks=thanks, need=need)
     return need, pairing
 
 
@@ -257,7 +258,7 @@ async def dispute(
     need, pairing = await _begin_held(session, admin, need_id, "dispute")
     await move(session, need, "dispute", actor_id=admin.id, reason=reason)
     await pairings.move(
-        session, pairing, "dispute", actor_id=admin.id, reason=reason, delivered_at=None,
+        session, pairing, "dispute", actor_id=admin.id, reason=reason, need=need, delivered_at=None,
         expires_at=utcnow() + dt.timedelta(days=settings.claim_hold_days),
     )  # fmt: skip
     return need, pairing
@@ -272,7 +273,7 @@ async def cancel(
     await move(session, need, "cancel", actor_id=admin.id, reason=reason, closed_reason=reason)
     await pairings.supersede_proposals(session, need.id, actor_id=admin.id, reason=reason)
     if pairing is not None:
-        await pairings.move(session, pairing, "cancel", actor_id=admin.id, reason=reason)
+        await pairings.move(session, pairing, "cancel", actor_id=admin.id, reason=reason, need=need)
     return need, pairing
 
 
@@ -308,7 +309,7 @@ async def lapse_claims(session: AsyncSession, now: dt.datetime, *, batch: int = 
         # The compare-and-set on the need decides which runner (or donor) wins.
         need, pairing = row
         await move(session, need, "lapse", actor_id=None, reason=HOLD_PASSED)
-        await pairings.move(session, pairing, "lapse", actor_id=None, reason=HOLD_PASSED)
+        await pairings.move(session, pairing, "lapse", actor_id=None, reason=HOLD_PASSED, need=need)
 
     return await move_each(session, due, lapse)
 

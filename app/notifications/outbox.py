@@ -121,9 +121,12 @@ def from_events(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> No
         return
     need_ids = {row["need_id"] for row, _ in told if row.get("need_id")}
     pairing_ids = {row["entity_id"] for row, _ in told if row["entity"] == "pairing"}
-    needs = {
-        n.id: n for n in connection.execute(_NEEDS, {"ids": sorted(need_ids)}).all()
-    } if need_ids else {}  # fmt: skip
+    # The needs the recorders held come with their events; only the others are read.
+    needs: dict[Any, Any] = {
+        row["need_id"]: row["need"] for row, _ in told if row.get("need") is not None
+    }
+    if unread := need_ids - needs.keys():
+        needs.update((n.id, n) for n in connection.execute(_NEEDS, {"ids": sorted(unread)}))
     pairings = {
         p.id: p for p in connection.execute(_PAIRINGS, {"ids": sorted(pairing_ids)}).all()
     } if pairing_ids else {}  # fmt: skip

@@ -44,18 +44,20 @@ async def move(
     *,
     actor_id: int | None,
     reason: str | None = None,
+    need: Any = None,
     **values: Any,
 ) -> str:
     """Apply ``action`` to ``pairing`` if it is still in the state it was read in.
 
     A pairing that another transaction moved first gets 409 (``pairing_changed``); nothing is
-    written. Returns the state it left.
+    written. Returns the state it left. ``need``, the pairing's need if the caller holds it,
+    goes with the event to its followers (:func:`app.events.service.record`).
     """
     if TABLE.check(pairing.status, action).to in ENDED:
         values["ended_at"] = utcnow()
     before = await compare_and_set(session, pairing, TABLE, action, **values)
     event = _event(pairing, action, before, actor_id=actor_id, reason=reason)
-    await events.record(session, **event)
+    await events.record(session, **event, need=need)
     return before
 
 
