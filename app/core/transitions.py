@@ -9,14 +9,16 @@ in Python and writes it back.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import Update, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.core import statements
 from app.core.errors import Conflict, InvalidTransition
 
 # Who may take an action: any admin in scope, a reviewing admin (township and wider), any donor,
@@ -79,27 +81,25 @@ async def compare_and_set(
     table: TransitionTable,
     action: str,
     *,
-    guard: tuple[ColumnElement[bool], ...] = (),
+    guard: Mapping[str, Any] | None = None,
     lost: str | None = None,
     **values: Any,
 ) -> str:
     """Move ``row`` by ``action`` if it is still in the state it was read in; the old state.
 
-    The row's status (and any ``guard``, such as a version) is the condition of the UPDATE: if
-    another transaction moved it first, nothing is written and the caller gets 409 (``lost``, or
-    ``<entity>_changed``). ``values`` are plain values (no SQL expressions), so that ``row`` is
-    updated in memory to exactly what was written.
+    The row's status (and each column of ``guard`` at the value given, such as a version) is the
+    condition of the UPDATE: if another transaction moved it first, nothing is written and the
+    caller gets 409 (``lost``, or ``<entity>_changed``). ``values`` are plain values (no SQL
+    expressions), so that ``row`` is updated in memory to exactly what was written.
     """
     before: str = row.status
     move = table.check(before, action)
-    model = type(row)
-    result = await session.execute(
-        update(model)
-        .where(model.id == row.id, model.status == before, *guard)
-        .values(status=move.to, **values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    guard = guard or {}
+    statement = _statement(type(row), tuple(guard), tuple(values))
+    parameters = {"cas_id": row.id, "cas_before": before, "cas_status": move.to}
+    parameters.update({f"cas_guard_{name}": value for name, value in guard.items()})
+    parameters.update({f"cas_set_{name}": value for name, value in values.items()})
+    if (await statements.run(session, statement, parameters)).rowcount != 1:
         raise Conflict(
             f"The {table.entity} was changed by someone else while you were acting; reload it",
             code=lost or f"{table.entity}_changed",
@@ -110,6 +110,26 @@ async def compare_and_set(
     for name, value in values.items():
         set_committed_value(row, name, value)
     return before
+
+
+@functools.lru_cache(maxsize=512)
+def _statement(model: Any, guarded: tuple[str, ...], written: tuple[str, ...]) -> Update:
+    """The compare-and-set of one shape (which columns are guarded and which written), built
+    once: every move runs one, and building it costs more than running it."""
+    columns = model.__table__.c
+    return (
+        update(model)
+        .where(
+            model.id == bindparam("cas_id"),
+            model.status == bindparam("cas_before"),
+            *(getattr(model, name) == bindparam(f"cas_guard_{name}") for name in guarded),
+        )
+        .values(
+            status=bindparam("cas_status", type_=columns.status.type),
+            **{name: bindparam(f"cas_set_{name}", type_=columns[name].type) for name in written},
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 Due = TypeVar("Due")

@@ -1,9 +1,10 @@
 """Appending to, and reading, the history of needs, pairings and offers.
 
 A follower (the notifications' outbox, see :func:`follow`) hears of each event in the
-transaction that records it: it gets the events' columns and the transaction's connection when
-the events are written (the flush of :func:`record`, the insert of :func:`record_many`), so a
-change rolled back tells nobody anything.
+transaction that records it: it gets the events' columns (and, under ``need``, the need
+concerned when the recorder held it) and the transaction's connection when
+the events are written (the insert of :func:`record` or :func:`record_many`, or the flush of an
+``Event`` added to the session), so a change rolled back tells nobody anything.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from app.core.db import utcnow
 from app.events.models import Event
 
 Follower = Callable[[Connection, Sequence[Mapping[str, Any]]], None]
@@ -43,7 +45,11 @@ def _recorded(session: Session, _context: Any) -> None:
         _tell(session.connection(), [{c: getattr(e, c) for c in COLUMNS} for e in written])
 
 
-def record(
+# Every change records one: built once, its values bound at execution.
+_INSERT = insert(Event)
+
+
+async def record(
     session: AsyncSession,
     *,
     entity: str,
@@ -55,21 +61,28 @@ def record(
     need_id: int | None = None,
     county_code: str | None = None,
     reason: str | None = None,
-) -> Event:
-    """Append one event; it is written with the transaction of the change it records."""
-    event = Event(
-        entity=entity,
-        entity_id=entity_id,
-        need_id=need_id,
-        action=action,
-        from_status=from_status,
-        to_status=to_status,
-        actor_id=actor_id,
-        county_code=county_code,
-        reason=reason,
-    )
-    session.add(event)
-    return event
+    need: Any = None,
+) -> None:
+    """Append one event, written now in the transaction of the change it records.
+
+    What the session holds is flushed first, so the events keep the order of the changes.
+    ``need``, the need concerned as the caller holds it (its id, title, category and village
+    code), goes to the followers with the event, so that they need not read it again.
+    """
+    row = {
+        "entity": entity, "entity_id": entity_id, "need_id": need_id, "action": action,
+        "from_status": from_status, "to_status": to_status, "actor_id": actor_id,
+        "county_code": county_code, "reason": reason, "at": utcnow(),
+    }  # fmt: skip
+    await session.run_sync(_write, row, need)
+
+
+def _write(session: Session, row: dict[str, Any], need: Any) -> None:
+    session.flush()
+    connection = session.connection()
+    connection.execute(_INSERT, row)
+    if _followers:
+        _tell(connection, [row if need is None else {**row, "need": need}])
 
 
 async def record_many(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:

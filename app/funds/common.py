@@ -35,10 +35,9 @@ async def move(
 ) -> str:
     """``action`` on ``row`` if nobody moved it since it was read (id, status and version);
     the loser of a race gets 409 ``lost``."""
-    model: Any = type(row)
     return await compare_and_set(
         session, row, table, action,
-        guard=(model.version == row.version,), lost=lost,
+        guard={"version": row.version}, lost=lost,
         version=row.version + 1, updated_at=utcnow(), **values,
     )  # fmt: skip
 

@@ -8,12 +8,13 @@ request's transaction each time, so no personal data leaves this module unlogged
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, insert, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,11 +72,18 @@ def _exists() -> Conflict:
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def _in_scope_statement(scope_code: str) -> Select[Household]:
+    # Every need posted reads its household: the statement of each scope is built once.
+    return select(Household).where(
+        Household.id == bindparam("household_id"), Scope(scope_code).where(Household.village_code)
+    )
+
+
 async def get_in_scope(session: AsyncSession, scope: Scope, household_id: int) -> Household:
     """The household if ``scope`` covers it, else ``NotFound`` (not logged: no personal data)."""
-    household = await session.scalar(
-        select(Household).where(Household.id == household_id, scope.where(Household.village_code))
-    )
+    statement = _in_scope_statement(scope.code)
+    household: Household | None = await session.scalar(statement, {"household_id": household_id})
     if household is None:
         raise _not_found(household_id)
     return household
@@ -149,29 +157,36 @@ async def _disclose(
 # -- registering ------------------------------------------------------------------------------
 
 
-async def _village(session: AsyncSession, admin: User, code: str) -> Region:
-    region = await session.get(Region, code)
-    if region is None or region.level != "village":
+def _check_village(admin: User, code: str, level: str | None) -> None:
+    """422 unless ``code`` is a village (``level`` as the regions table gives it), 403 unless it
+    lies in the admin's scope."""
+    if level != "village":
         raise Unprocessable(f"{code} is not the code of a village", code="not_a_village")
     if not admin_scope(admin).covers(code):
         raise Forbidden(
             f"The village {code} lies outside your scope {admin.scope_code}", code="out_of_scope"
         )
+
+
+async def _village(session: AsyncSession, admin: User, code: str) -> Region:
+    region = await session.get(Region, code)
+    _check_village(admin, code, region.level if region is not None else None)
+    assert region is not None
     return region
 
 
 def _new_household(
-    vault: Vault, admin: User, data: HouseholdCreate, now: dt.datetime
+    vault: Vault, admin: User, data: HouseholdCreate, now: dt.datetime, index: str | None = None
 ) -> dict[str, Any]:
     """The columns of a newly registered household: personal fields encrypted, the name masked,
-    the ID number's blind index, version 1."""
+    the ID number's blind index (``index``, when the caller has computed it), version 1."""
     return {
         "village_code": data.village_code,
         "county_code": data.village_code[:6],
         "head_name_encrypted": vault.encrypt(data.head_name),
         "head_name_masked": mask_name(data.head_name),
         "id_number_encrypted": vault.encrypt(data.id_number),
-        "id_number_index": vault.blind_index(data.id_number),
+        "id_number_index": index or vault.blind_index(data.id_number),
         "phone_encrypted": vault.encrypt(data.phone),
         "size": data.size,
         "support_category": data.support_category,
@@ -212,18 +227,70 @@ async def register_checked(
     admin's scope, an ID number not registered yet) and runs the lot in a savepoint: the unique
     blind index refuses a number registered meanwhile.
     """
-    if not rows:
+    return await _insert(session, vault, [(admin, data, None) for data in rows])
+
+
+async def register_many(
+    session: AsyncSession, vault: Vault, entries: Sequence[tuple[User, HouseholdCreate]]
+) -> list[int]:
+    """Register many households, each by its own admin, with the rules of
+    :func:`create_household`; their ids, in the order given.
+
+    Each village must be a village in its admin's scope (422, 403) and each ID number new, once
+    in ``entries`` (409); the checks are one query for the villages and one for the ID numbers,
+    the writes one statement for the households and one for their ``create`` entries in the
+    access log. Nothing is written unless every entry passes; the caller's savepoint undoes the
+    lot if the unique blind index refuses a number registered meanwhile.
+    """
+    if not entries:
+        return []
+    codes = {data.village_code for _, data in entries}
+    levels: dict[str, str] = dict(
+        (await session.execute(select(Region.code, Region.level).where(Region.code.in_(codes))))
+        .tuples()
+        .all()
+    )
+    for admin, data in entries:
+        _check_village(admin, data.village_code, levels.get(data.village_code))
+    indexes = [vault.blind_index(data.id_number) for _, data in entries]
+    if len(set(indexes)) != len(indexes):
+        raise _exists()
+    for start in range(0, len(indexes), 500):
+        taken = await session.scalar(
+            select(Household.id)
+            .where(Household.id_number_index.in_(indexes[start : start + 500]))
+            .limit(1)
+        )
+        if taken is not None:
+            raise _exists()
+    return await _insert(
+        session,
+        vault,
+        [(admin, data, index) for (admin, data), index in zip(entries, indexes, strict=True)],
+    )
+
+
+async def _insert(
+    session: AsyncSession, vault: Vault, entries: Sequence[tuple[User, HouseholdCreate, str | None]]
+) -> list[int]:
+    """The households of checked ``entries`` (admin, data, blind index if computed) and their
+    ``create`` entries in the access log, in two statements; the ids in the order given."""
+    if not entries:
         return []
     now = utcnow()
-    values = [_new_household(vault, admin, data, now) for data in rows]
-    ids = list(await session.scalars(insert(Household).returning(Household.id), values))
+    values = [_new_household(vault, admin, data, now, index) for admin, data, index in entries]
+    ids = list(
+        await session.scalars(
+            insert(Household).returning(Household.id, sort_by_parameter_order=True), values
+        )
+    )
     request_id = current_request_id()
     await session.execute(
         insert(HouseholdAccess),
         [
             {"household_id": household_id, "actor_id": admin.id, "action": "create",
              "request_id": request_id, "at": now}
-            for household_id in ids
+            for household_id, (admin, _, _) in zip(ids, entries, strict=True)
         ],
     )  # fmt: skip
     return ids

@@ -69,19 +69,21 @@ def quiet_end_after(now: dt.datetime, start: str, end: str) -> dt.datetime:
     return ending.astimezone(dt.UTC)
 
 
+# Read in the flush of every change that tells someone something: built once.
+_PLANS = select(
+    NotificationSettings.user_id,
+    NotificationSettings.modes,
+    NotificationSettings.quiet_start,
+    NotificationSettings.quiet_end,
+).where(NotificationSettings.user_id.in_(bindparam("ids", expanding=True)))
+
+
 def plans(connection: Connection, user_ids: Iterable[int]) -> dict[int, Plan]:
     """Each user's plan (users who never set one get the defaults)."""
     ids = sorted(set(user_ids))
     if not ids:
         return {}
-    rows = connection.execute(
-        select(
-            NotificationSettings.user_id,
-            NotificationSettings.modes,
-            NotificationSettings.quiet_start,
-            NotificationSettings.quiet_end,
-        ).where(NotificationSettings.user_id.in_(ids))
-    ).all()
+    rows = connection.execute(_PLANS, {"ids": ids}).all()
     found = {
         row.user_id: Plan(dict(row.modes or {}), (row.quiet_start, row.quiet_end)) for row in rows
     }

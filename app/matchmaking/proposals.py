@@ -34,7 +34,7 @@ async def accept(
     need = await needs.accept_proposal(session, pairing.need_id, actor_id=donor.id)
     now = utcnow()
     await pairings.move(
-        session, pairing, "accept", actor_id=donor.id, active_at=now,
+        session, pairing, "accept", actor_id=donor.id, need=need, active_at=now,
         expires_at=now + dt.timedelta(days=settings.claim_hold_days),
     )  # fmt: skip
     await offers.use_unit(session, pairing.offer_id, actor_id=donor.id)

@@ -183,9 +183,16 @@ def view_of(need_id: int, row: Sequence[Any] | None) -> NeedView:
     return _view(row)
 
 
+@functools.lru_cache(maxsize=STATEMENTS_KEPT)
+def _entity_statement(scope_code: str | None) -> Select[Any]:
+    scope = Scope(scope_code) if scope_code is not None else None
+    return select(Need).where(Need.id == bindparam("need_id"), _visible_in(scope))
+
+
 async def get_visible(session: AsyncSession, user: User, need_id: int) -> Need:
     """The need, if ``user`` may see it (404 otherwise): the start of every action on it."""
-    need = await session.scalar(select(Need).where(Need.id == need_id, visible_to(user)))
+    statement = _entity_statement(_scope_code(user))
+    need: Need | None = await session.scalar(statement, {"need_id": need_id})
     if need is None:
         raise NotFound(f"No need {need_id}", code="need_not_found")
     return need

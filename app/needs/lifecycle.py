@@ -12,12 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Integer, Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.accounts.models import User
 from app.accounts.policy import require
+from app.core import statements
 from app.core.db import utcnow
 from app.core.errors import Conflict
 from app.core.settings import Settings
@@ -36,7 +37,7 @@ DEADLINE_PASSED = "deadline passed"
 HELD = ("claimed", "delivered")
 
 
-def need_event(
+async def need_event(
     session: AsyncSession,
     need: Need,
     action: str,
@@ -45,10 +46,10 @@ def need_event(
     actor_id: int | None,
     reason: str | None = None,
 ) -> None:
-    events.record(
+    await events.record(
         session, entity="need", entity_id=need.id, need_id=need.id, action=action,
         from_status=before, to_status=need.status, actor_id=actor_id,
-        county_code=need.county_code, reason=reason,
+        county_code=need.county_code, reason=reason, need=need,
     )  # fmt: skip
 
 
@@ -64,11 +65,11 @@ async def move(
     """Apply ``action`` to ``need`` if nobody moved it since it was read; the state it left."""
     before = await compare_and_set(
         session, need, TABLE, action,
-        guard=(Need.version == need.version,),
+        guard={"version": need.version},
         lost="already_claimed" if action == "claim" else "need_changed",
         version=need.version + 1, updated_at=utcnow(), **values,
     )  # fmt: skip
-    need_event(session, need, action, before, actor_id=actor_id, reason=reason)
+    await need_event(session, need, action, before, actor_id=actor_id, reason=reason)
     return before
 
 
@@ -189,11 +190,14 @@ async def settle(session: AsyncSession, need_id: int, source: str, *, actor_id: 
     await move(session, need, "settle", actor_id=actor_id, fulfilled_at=utcnow())
 
 
+_LOCK_DONOR = select(User.id).where(User.id == bindparam("donor_id")).with_for_update()
+
+
 async def _check_open_claims(session: AsyncSession, donor: User, limit: int) -> None:
     """The cap counts the donor's claims not yet delivered; a delivery frees a place."""
     # Lock the donor's row (PostgreSQL; SQLite's write transaction is already exclusive) so that
     # two concurrent claims by one donor cannot both pass the count.
-    await session.execute(select(User.id).where(User.id == donor.id).with_for_update())
+    await statements.run(session, _LOCK_DONOR, {"donor_id": donor.id})
     held = await pairings.undelivered_claims(session, donor.id)
     if held >= limit:
         raise Conflict(
@@ -220,7 +224,7 @@ async def release(
     """The holding donor gives the need back to the pool."""
     need, pairing = await _begin_held(session, donor, need_id, "release")
     await move(session, need, "release", actor_id=donor.id, reason=reason)
-    await pairings.move(session, pairing, "release", actor_id=donor.id, reason=reason)
+    await pairings.move(session, pairing, "release", actor_id=donor.id, reason=reason, need=need)
     return need, pairing
 
 
@@ -231,8 +235,9 @@ async def deliver(
     need, pairing = await _begin_held(session, donor, need_id, "deliver")
     await move(session, need, "deliver", actor_id=donor.id)
     await pairings.move(
-        session, pairing, "deliver", actor_id=donor.id, delivered_at=utcnow(), delivery_note=note
-    )
+        session, pairing, "deliver", actor_id=donor.id, need=need, delivered_at=utcnow(),
+        delivery_note=note,
+    )  # fmt: skip
     return need, pairing
 
 
@@ -242,7 +247,7 @@ async def confirm(
     """An admin in scope confirms receipt, optionally thanking the donor."""
     need, pairing = await _begin_held(session, admin, need_id, "confirm")
     await move(session, need, "confirm", actor_id=admin.id, fulfilled_at=utcnow())
-    await pairings.move(session, pairing, "confirm", actor_id=admin.id, thanks=thanks)
+    await pairings.move(session, pairing, "confirm", actor_id=admin.id, thanks=thanks, need=need)
     return need, pairing
 
 
@@ -253,7 +258,7 @@ async def dispute(
     need, pairing = await _begin_held(session, admin, need_id, "dispute")
     await move(session, need, "dispute", actor_id=admin.id, reason=reason)
     await pairings.move(
-        session, pairing, "dispute", actor_id=admin.id, reason=reason, delivered_at=None,
+        session, pairing, "dispute", actor_id=admin.id, reason=reason, need=need, delivered_at=None,
         expires_at=utcnow() + dt.timedelta(days=settings.claim_hold_days),
     )  # fmt: skip
     return need, pairing
@@ -268,46 +273,50 @@ async def cancel(
     await move(session, need, "cancel", actor_id=admin.id, reason=reason, closed_reason=reason)
     await pairings.supersede_proposals(session, need.id, actor_id=admin.id, reason=reason)
     if pairing is not None:
-        await pairings.move(session, pairing, "cancel", actor_id=admin.id, reason=reason)
+        await pairings.move(session, pairing, "cancel", actor_id=admin.id, reason=reason, need=need)
     return need, pairing
 
 
 # -- lapses: steps of the jobs in app/jobs.py ------------------------------------------------
 
+# Looked for every few minutes (every simulated day): built once, the values bound at execution.
+_HOLDS_PASSED = (
+    select(Need, Pairing)
+    .join(Pairing, Pairing.need_id == Need.id)
+    .where(Pairing.status == "active", Pairing.expires_at < bindparam("now"))
+    .order_by(Pairing.expires_at)
+    .limit(bindparam("batch", type_=Integer()))
+)
+_DEADLINES_PASSED = (
+    select(Need)
+    # A need paid with money waits for its purchase; an unfunded crowdfunding's expiry gives it
+    # back to the deadline.
+    .where(
+        Need.status == "published",
+        Need.deadline < bindparam("today"),
+        Need.funding_source.is_(None),
+    )
+    .order_by(Need.deadline)
+    .limit(bindparam("batch", type_=Integer()))
+)
+
 
 async def lapse_claims(session: AsyncSession, now: dt.datetime, *, batch: int = 500) -> int:
     """Return needs whose claim hold has passed to the pool; the pairings end as expired."""
-    due = (
-        await session.execute(
-            select(Need, Pairing)
-            .join(Pairing, Pairing.need_id == Need.id)
-            .where(Pairing.status == "active", Pairing.expires_at < now)
-            .order_by(Pairing.expires_at)
-            .limit(batch)
-        )
-    ).all()
+    due = (await session.execute(_HOLDS_PASSED, {"now": now, "batch": batch})).all()
 
     async def lapse(row: Row[Need, Pairing]) -> None:
         # The compare-and-set on the need decides which runner (or donor) wins.
         need, pairing = row
         await move(session, need, "lapse", actor_id=None, reason=HOLD_PASSED)
-        await pairings.move(session, pairing, "lapse", actor_id=None, reason=HOLD_PASSED)
+        await pairings.move(session, pairing, "lapse", actor_id=None, reason=HOLD_PASSED, need=need)
 
     return await move_each(session, due, lapse)
 
 
 async def expire_needs(session: AsyncSession, today: dt.date, *, batch: int = 500) -> int:
     """Close published needs whose deadline has passed."""
-    due = (
-        await session.scalars(
-            select(Need)
-            # A need paid with money waits for its purchase; an unfunded crowdfunding's expiry
-            # gives it back to the deadline.
-            .where(Need.status == "published", Need.deadline < today, Need.funding_source.is_(None))
-            .order_by(Need.deadline)
-            .limit(batch)
-        )
-    ).all()
+    due = (await session.scalars(_DEADLINES_PASSED, {"today": today, "batch": batch})).all()
 
     async def expire(need: Need) -> None:
         await move(

@@ -69,7 +69,7 @@ async def create_need(
             f"Household {household.id} already has an open {data.category} need",
             code="open_need_exists",
         ) from exc
-    need_event(session, need, "post", None, actor_id=admin.id)
+    await need_event(session, need, "post", None, actor_id=admin.id)
     return need
 
 
@@ -105,5 +105,5 @@ async def update_need(
         )
     await session.refresh(need)
     reason = ", ".join(sorted(changes)) or None
-    need_event(session, need, "edit", need.status, actor_id=admin.id, reason=reason)
+    await need_event(session, need, "edit", need.status, actor_id=admin.id, reason=reason)
     return need

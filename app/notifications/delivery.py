@@ -154,7 +154,7 @@ async def take(
         assert secret_encrypted is not None  # as selected
         await compare_and_set(
             session, delivery, TABLE, "send", lost="conflict",
-            guard=(WebhookDelivery.attempts == delivery.attempts,),
+            guard={"attempts": delivery.attempts},
             attempts=delivery.attempts + 1, lease_until=now + lease,
         )  # fmt: skip
         msg_id = signing.message_id(notification.id)
@@ -219,7 +219,7 @@ async def record(
         async with session.begin_nested():
             await compare_and_set(
                 session, delivery, TABLE, action, lost="conflict",
-                guard=(WebhookDelivery.attempts == number,),
+                guard={"attempts": number},
                 lease_until=None, last_status_code=code, last_error=outcome.error, **values,
             )  # fmt: skip
     except Conflict:

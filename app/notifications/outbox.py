@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.engine import Connection
 
 from app.accounts.models import User
@@ -85,16 +85,30 @@ def need_data(need: Any) -> dict[str, Any]:
     }
 
 
+# The follower runs in the flush of every change it tells of: its statements are built once,
+# their values bound at execution (building one costs more than running it).
+_NEEDS = select(Need.id, Need.title, Need.category, Need.village_code).where(
+    Need.id.in_(bindparam("ids", expanding=True))
+)
+_PAIRINGS = select(
+    Pairing.id, Pairing.donor_id, Pairing.thanks.is_not(None).label("thanked")
+).where(Pairing.id.in_(bindparam("ids", expanding=True)))
+_VILLAGE_ADMINS = select(User.id, User.scope_code).where(
+    User.role == "village",
+    User.scope_code.in_(bindparam("codes", expanding=True)),
+    User.is_active.is_(True),
+)
+_ENDPOINTS = select(WebhookEndpoint.id, WebhookEndpoint.events).where(
+    WebhookEndpoint.disabled_at.is_(None), WebhookEndpoint.deleted_at.is_(None)
+)
+
+
 def village_admins(connection: Connection, villages: Iterable[str]) -> dict[str, list[int]]:
     """The active admins of each village (village role, that village's code)."""
     codes = sorted(set(villages))
     found: dict[str, list[int]] = {code: [] for code in codes}
     if codes:
-        rows = connection.execute(
-            select(User.id, User.scope_code).where(
-                User.role == "village", User.scope_code.in_(codes), User.is_active.is_(True)
-            )
-        ).all()
+        rows = connection.execute(_VILLAGE_ADMINS, {"codes": codes}).all()
         for user_id, code in rows:
             found[str(code)].append(user_id)
     return found
@@ -107,20 +121,14 @@ def from_events(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> No
         return
     need_ids = {row["need_id"] for row, _ in told if row.get("need_id")}
     pairing_ids = {row["entity_id"] for row, _ in told if row["entity"] == "pairing"}
-    needs = {
-        n.id: n
-        for n in connection.execute(
-            select(Need.id, Need.title, Need.category, Need.village_code).where(
-                Need.id.in_(need_ids)
-            )
-        ).all()
-    } if need_ids else {}  # fmt: skip
+    # The needs the recorders held come with their events; only the others are read.
+    needs: dict[Any, Any] = {
+        row["need_id"]: row["need"] for row, _ in told if row.get("need") is not None
+    }
+    if unread := need_ids - needs.keys():
+        needs.update((n.id, n) for n in connection.execute(_NEEDS, {"ids": sorted(unread)}))
     pairings = {
-        p.id: p
-        for p in connection.execute(
-            select(Pairing.id, Pairing.donor_id, Pairing.thanks.is_not(None).label("thanked"))
-            .where(Pairing.id.in_(pairing_ids))
-        ).all()
+        p.id: p for p in connection.execute(_PAIRINGS, {"ids": sorted(pairing_ids)}).all()
     } if pairing_ids else {}  # fmt: skip
     # Only the villages of the events that tell their admins are asked for them.
     villages = {
@@ -210,11 +218,7 @@ def fan_out(
     shown = [n for n in notifications if n[2] is not None]
     if not shown:
         return 0
-    endpoints = connection.execute(
-        select(WebhookEndpoint.id, WebhookEndpoint.events).where(
-            WebhookEndpoint.disabled_at.is_(None), WebhookEndpoint.deleted_at.is_(None)
-        )
-    ).all()
+    endpoints = connection.execute(_ENDPOINTS).all()
     rows = [
         {
             "endpoint_id": endpoint.id, "notification_id": notification_id, "status": "pending",

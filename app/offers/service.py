@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Row, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
 from app.accounts.policy import admin_scope
+from app.core import statements
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, InvalidTransition, NotFound, Unprocessable
 from app.core.pagination import page_by_id
@@ -60,7 +61,7 @@ async def create_offer(session: AsyncSession, donor: User, data: OfferCreate) ->
     )
     session.add(offer)
     await session.flush()
-    events.record(
+    await events.record(
         session,
         entity="offer",
         entity_id=offer.id,
@@ -110,7 +111,7 @@ async def withdraw(session: AsyncSession, donor: User, offer_id: int) -> Offer:
             f"A {offer.status} offer cannot be withdrawn", allowed=[], state=offer.status
         )
     await session.refresh(offer)
-    events.record(
+    await events.record(
         session,
         entity="offer",
         entity_id=offer.id,
@@ -150,28 +151,42 @@ async def open_for_matching(
     return list(rows.all())  # type: ignore[arg-type]
 
 
+# Every accepted proposal runs these: built once, their values bound at execution.
+_UPDATED_AT = Offer.__table__.c.updated_at.type
+_USE_UNIT = (
+    update(Offer)
+    .where(
+        Offer.id == bindparam("offer"),
+        Offer.status == "open",
+        Offer.capacity_used < Offer.capacity,
+    )
+    .values(capacity_used=Offer.capacity_used + 1, version=Offer.version + 1)
+    .execution_options(synchronize_session=False)
+)
+_EXHAUST = (
+    update(Offer)
+    .where(
+        Offer.id == bindparam("offer"),
+        Offer.status == "open",
+        Offer.capacity_used >= Offer.capacity,
+    )
+    .values(status="exhausted", updated_at=bindparam("now", type_=_UPDATED_AT))
+    .execution_options(synchronize_session=False)
+)
+
+
 async def use_unit(session: AsyncSession, offer_id: int, *, actor_id: int) -> None:
     """Use one unit of an open offer's capacity (an accepted proposal), or 409.
 
     A conditional update: of any number of concurrent acceptances only as many win as there
     are units left. The offer is exhausted when its last unit goes.
     """
-    used = await session.execute(
-        update(Offer)
-        .where(Offer.id == offer_id, Offer.status == "open", Offer.capacity_used < Offer.capacity)
-        .values(capacity_used=Offer.capacity_used + 1, version=Offer.version + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if used.rowcount != 1:  # type: ignore[attr-defined]
+    used = await statements.run(session, _USE_UNIT, {"offer": offer_id})
+    if used.rowcount != 1:
         raise Conflict("The offer has no capacity left or was withdrawn", code="offer_unavailable")
-    exhausted = await session.execute(
-        update(Offer)
-        .where(Offer.id == offer_id, Offer.status == "open", Offer.capacity_used >= Offer.capacity)
-        .values(status="exhausted", updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if exhausted.rowcount == 1:  # type: ignore[attr-defined]
-        events.record(
+    exhausted = await statements.run(session, _EXHAUST, {"offer": offer_id, "now": utcnow()})
+    if exhausted.rowcount == 1:
+        await events.record(
             session, entity="offer", entity_id=offer_id, action="exhaust", from_status="open",
             to_status="exhausted", actor_id=actor_id,
         )  # fmt: skip

@@ -19,10 +19,13 @@ counts in band 5.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import statements
 from app.core.vocabulary import CATEGORIES
 from app.pairings.models import Pairing, SuccessSegment
 from matching import BANDS, DONGKOU_RATE, SuccessModel
@@ -40,16 +43,29 @@ def posterior_mean(successes: float, failures: float, prior: float, strength: fl
     return (prior * strength + successes) / (strength + successes + failures)
 
 
+# Every claim reads the model: the segments are read as plain rows (one statement built once),
+# and the model built from them is kept while they stay the same (its arrays are read-only).
+_SEGMENTS = select(
+    SuccessSegment.category, SuccessSegment.band, SuccessSegment.successes, SuccessSegment.failures
+).order_by(SuccessSegment.category, SuccessSegment.band)
+
+
 async def load_model(session: AsyncSession) -> SuccessModel:
     """The success model as last refreshed (every segment at the prior before any refresh)."""
+    segments = (await statements.run(session, _SEGMENTS, {})).rows
+    return _model(tuple((str(c), int(b), float(s), float(f)) for c, b, s, f in segments))
+
+
+@functools.lru_cache(maxsize=16)
+def _model(segments: tuple[tuple[str, int, float, float], ...]) -> SuccessModel:
     labels = list(CATEGORIES)
     successes = np.zeros((len(labels), len(BANDS)))
     failures = np.zeros((len(labels), len(BANDS)))
     row = {label: index for index, label in enumerate(labels)}
-    for segment in await session.scalars(select(SuccessSegment)):
-        if segment.category in row:
-            successes[row[segment.category], segment.band] = segment.successes
-            failures[row[segment.category], segment.band] = segment.failures
+    for category, band, segment_successes, segment_failures in segments:
+        if category in row:
+            successes[row[category], band] = segment_successes
+            failures[row[category], band] = segment_failures
     return SuccessModel(
         prior=PRIOR_RATE,
         segment_strength=SEGMENT_STRENGTH,
@@ -79,9 +95,16 @@ async def donor_records(
     return records
 
 
+_DONOR_RECORD = select(
+    func.count(case((Pairing.status.in_(SUCCESS), 1))),
+    func.count(case((Pairing.status.in_(FAILURE), 1))),
+).where(Pairing.donor_id == bindparam("donor_id"))
+
+
 async def predict(session: AsyncSession, *, donor_id: int, category: str) -> float:
     """The probability of success of a direct claim of a need of ``category`` by this donor."""
     model = await load_model(session)
-    successes, failures = (await donor_records(session, [donor_id])).get(donor_id, (0, 0))
+    record = await statements.run(session, _DONOR_RECORD, {"donor_id": donor_id})
+    successes, failures = record.rows[0]
     probability = model.probability([category], [CLAIM_BAND], [successes], [failures])
     return round(float(probability[0]), 6)

@@ -12,11 +12,12 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Integer, Select, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
 from app.accounts.policy import admin_scope, require
+from app.core import statements
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound
 from app.core.pagination import page_by_id
@@ -43,18 +44,50 @@ async def move(
     *,
     actor_id: int | None,
     reason: str | None = None,
+    need: Any = None,
     **values: Any,
 ) -> str:
     """Apply ``action`` to ``pairing`` if it is still in the state it was read in.
 
     A pairing that another transaction moved first gets 409 (``pairing_changed``); nothing is
-    written. Returns the state it left.
+    written. Returns the state it left. ``need``, the pairing's need if the caller holds it,
+    goes with the event to its followers (:func:`app.events.service.record`).
     """
     if TABLE.check(pairing.status, action).to in ENDED:
         values["ended_at"] = utcnow()
     before = await compare_and_set(session, pairing, TABLE, action, **values)
-    events.record(session, **_event(pairing, action, before, actor_id=actor_id, reason=reason))
+    event = _event(pairing, action, before, actor_id=actor_id, reason=reason)
+    await events.record(session, **event, need=need)
     return before
+
+
+# The statements of every claim, delivery and confirmation, built once (building one costs
+# more than running it); their values are bound at execution.
+_SUPERSEDE = (
+    update(Pairing)
+    .where(Pairing.need_id == bindparam("of_need"), Pairing.status == "proposed")
+    .values(
+        status=TABLE.check("proposed", "supersede").to,
+        ended_at=bindparam("now", type_=Pairing.__table__.c.ended_at.type),
+    )
+    .returning(Pairing.id, Pairing.county_code)
+    .execution_options(synchronize_session=False)
+)
+_HOLDING = select(Pairing).where(
+    Pairing.need_id == bindparam("need_id"), Pairing.status.in_(HOLDING)
+)
+_OWN = select(Pairing).where(
+    Pairing.id == bindparam("pairing_id"), Pairing.donor_id == bindparam("donor_id")
+)
+_UNDELIVERED_CLAIMS = (
+    select(func.count())
+    .select_from(Pairing)
+    .where(
+        Pairing.donor_id == bindparam("donor_id"),
+        Pairing.source == "claim",
+        Pairing.status == "active",
+    )
+)
 
 
 async def start_claim(
@@ -83,7 +116,7 @@ async def start_claim(
     )
     session.add(pairing)
     await session.flush()
-    events.record(session, **_event(pairing, "claim", None, actor_id=donor_id))
+    await events.record(session, **_event(pairing, "claim", None, actor_id=donor_id))
     return pairing
 
 
@@ -118,15 +151,7 @@ async def supersede_proposals(
     """
     move_ = TABLE.check("proposed", "supersede")
     now = utcnow()
-    ended = (
-        await session.execute(
-            update(Pairing)
-            .where(Pairing.need_id == need_id, Pairing.status == "proposed")
-            .values(status=move_.to, ended_at=now)
-            .returning(Pairing.id, Pairing.county_code)
-            .execution_options(synchronize_session=False)
-        )
-    ).all()
+    ended = (await statements.run(session, _SUPERSEDE, {"of_need": need_id, "now": now})).rows
     await events.record_many(
         session,
         [
@@ -143,9 +168,8 @@ async def supersede_proposals(
 
 async def holding(session: AsyncSession, need_id: int) -> Pairing | None:
     """The pairing that holds the need (active or delivered), if any."""
-    return await session.scalar(
-        select(Pairing).where(Pairing.need_id == need_id, Pairing.status.in_(HOLDING))
-    )
+    pairing: Pairing | None = await session.scalar(_HOLDING, {"need_id": need_id})
+    return pairing
 
 
 async def held_by(session: AsyncSession, need_id: int) -> Pairing:
@@ -184,12 +208,8 @@ async def has_pairing(session: AsyncSession, donor_id: int, need_id: int) -> boo
 
 async def undelivered_claims(session: AsyncSession, donor_id: int) -> int:
     """The donor's direct claims not yet delivered: what the open-claim cap counts."""
-    count = await session.scalar(
-        select(func.count())
-        .select_from(Pairing)
-        .where(Pairing.donor_id == donor_id, Pairing.source == "claim", Pairing.status == "active")
-    )
-    return count or 0
+    count = (await statements.run(session, _UNDELIVERED_CLAIMS, {"donor_id": donor_id})).scalar()
+    return int(count or 0)
 
 
 def proposed_units() -> Select[int | None, int]:
@@ -210,8 +230,8 @@ def is_proposed(need_id: Any) -> Any:
 
 async def own_pairing(session: AsyncSession, donor: User, pairing_id: int, action: str) -> Pairing:
     """The donor's own pairing, if ``action`` is one its state allows to its holder."""
-    pairing = await session.scalar(
-        select(Pairing).where(Pairing.id == pairing_id, Pairing.donor_id == donor.id)
+    pairing: Pairing | None = await session.scalar(
+        _OWN, {"pairing_id": pairing_id, "donor_id": donor.id}
     )
     if pairing is None:
         raise NotFound(f"No pairing {pairing_id}", code="pairing_not_found")
@@ -219,16 +239,17 @@ async def own_pairing(session: AsyncSession, donor: User, pairing_id: int, actio
     return pairing
 
 
+_PROPOSALS_PASSED = (
+    select(Pairing)
+    .where(Pairing.status == "proposed", Pairing.expires_at < bindparam("now"))
+    .order_by(Pairing.expires_at)
+    .limit(bindparam("batch", type_=Integer()))
+)
+
+
 async def lapse_proposals(session: AsyncSession, now: dt.datetime, *, batch: int = 500) -> int:
     """End the proposals nobody answered in time: one batch, each a compare-and-set."""
-    due = (
-        await session.scalars(
-            select(Pairing)
-            .where(Pairing.status == "proposed", Pairing.expires_at < now)
-            .order_by(Pairing.expires_at)
-            .limit(batch)
-        )
-    ).all()
+    due = (await session.scalars(_PROPOSALS_PASSED, {"now": now, "batch": batch})).all()
     return await move_each(
         session,
         due,

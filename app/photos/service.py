@@ -137,7 +137,7 @@ async def _add(
         uploaded_by_id=user.id,
     )
     await add_to_album(session, photo, storage)
-    _record(session, photo, need, user, "add_photo")
+    await _record(session, photo, need, user, "add_photo")
     return photo
 
 
@@ -195,7 +195,7 @@ async def remove_photo(session: AsyncSession, user: User, photo_id: int) -> Phot
     need = await session.get_one(Need, photo.need_id)
     await session.delete(photo)
     await session.flush()
-    _record(session, photo, need, user, "remove_photo")
+    await _record(session, photo, need, user, "remove_photo")
     return photo
 
 
@@ -205,8 +205,8 @@ async def forget(storage: PhotoStorage, key: str) -> None:
     await storage.delete(thumbnail_key(key))
 
 
-def _record(session: AsyncSession, photo: Photo, need: Need, user: User, action: str) -> None:
-    events.record(
+async def _record(session: AsyncSession, photo: Photo, need: Need, user: User, action: str) -> None:
+    await events.record(
         session,
         entity="pairing" if photo.pairing_id else "need",
         entity_id=photo.pairing_id or need.id,

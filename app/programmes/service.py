@@ -530,7 +530,7 @@ async def move(
     old_end = pairing.ends_on
     await compare_and_set(
         session, pairing, TABLE, action,
-        guard=(ProgrammePairing.version == pairing.version,),
+        guard={"version": pairing.version},
         lost="programme_pairing_changed", **values,
     )  # fmt: skip
     if action == "renew":

@@ -70,9 +70,18 @@ async def setup(county: County) -> None:
                                 role="township", scope=township),
                 )  # fmt: skip
         for first in range(0, profile.households, 2000):
+            drawn = [
+                _household(county, serial)
+                for serial in range(first, min(first + 2000, profile.households))
+            ]
             async with county.database.write_sessionmaker.begin() as session:
-                for serial in range(first, min(first + 2000, profile.households)):
-                    await _register_household(county, session, serial)
+                ids = await households_service.register_many(
+                    session, county.vault, [(county.admins[d.village_code[:9]], d) for d in drawn]
+                )
+            county.households.extend(
+                (household, d.village_code, d.key_household)
+                for household, d in zip(ids, drawn, strict=True)
+            )
         async with county.database.write_sessionmaker.begin() as session:
             number = 0
             for kind in profile.kinds:
@@ -86,14 +95,15 @@ async def setup(county: County) -> None:
                     )
 
 
-async def _register_household(county: County, session: AsyncSession, serial: int) -> None:
+def _household(county: County, serial: int) -> HouseholdCreate:
+    """The registration of a household, drawn."""
     rng = county.rng
     village = rng.choice(county.villages)
     born = dt.date(1940, 1, 1) + dt.timedelta(days=rng.randrange(0, 60 * 365))
     # The serial's thousands go into the place code's last digits to keep numbers unique.
     first17 = f"{county.profile.county[:4]}{serial // 1000:02d}{born:%Y%m%d}{serial % 1000:03d}"
     key = rng.random() < 0.12
-    data = HouseholdCreate(
+    return HouseholdCreate(
         village_code=village,
         head_name=rng.choice(SURNAMES) + "".join(rng.sample(GIVEN, 2)),
         id_number=first17 + check_digit(first17),
@@ -104,10 +114,6 @@ async def _register_household(county: County, session: AsyncSession, serial: int
         )[0],
         key_household=key,
     )
-    household = await households_service.create_household(
-        session, county.vault, county.admins[village[:9]], data
-    )
-    county.households.append((household.id, village, key))
 
 
 async def _register_donor(

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import text
 
-from app.core.errors import Conflict
+from app.core.errors import AppError, Conflict
 from app.core.idcard import check_digit
 from app.households import service
 from app.households.schemas import HouseholdCreate
@@ -22,7 +22,7 @@ from tests.factories import (
     make_household,
     phone_number,
 )
-from tests.households.conftest import Headers, id_number_ending_in_x
+from tests.households.conftest import Headers, access_log, id_number_ending_in_x
 
 URL = "/api/v1/households"
 
@@ -227,3 +227,54 @@ async def test_a_county_admin_registers_in_any_village_of_its_county(
     )
     assert response.status_code == 201
     assert response.json()["village_name"] == "畔上村"
+
+
+async def test_many_registered_at_once_are_logged_each_by_its_admin(
+    app: FastAPI,
+    client: AsyncClient,  # empties the tables afterwards
+) -> None:
+    first = await make_admin(app, "village", DONGKOU_VILLAGE)
+    second = await make_admin(app, "village", OTHER_VILLAGE)
+    entries = [
+        (admin, HouseholdCreate.model_validate(valid_body(village_code=admin.scope_code)))
+        for admin in (first, second, first)
+    ]
+    async with app.state.database.sessionmaker.begin() as session:
+        ids = await service.register_many(session, app.state.vault, entries)
+    assert ids == sorted(ids)
+    log = await access_log(app)
+    assert [(row.household_id, row.actor_id, row.action) for row in log] == [
+        (ids[0], first.id, "create"), (ids[1], second.id, "create"), (ids[2], first.id, "create"),
+    ]  # fmt: skip
+    async with app.state.database.sessionmaker() as session:
+        read = await service.read_household(session, app.state.vault, second, ids[1])
+    assert read.id_number == entries[1][1].id_number
+
+
+@pytest.mark.parametrize(
+    ("village", "registered", "code"),
+    [
+        pytest.param(OTHER_VILLAGE, False, "out_of_scope", id="out-of-scope"),
+        pytest.param("430525999999", False, "not_a_village", id="no-such-village"),
+        pytest.param(DONGKOU_VILLAGE, True, "household_exists", id="registered"),
+    ],
+)
+async def test_many_registered_at_once_write_nothing_if_one_breaks_a_rule(
+    app: FastAPI,
+    client: AsyncClient,  # empties the tables afterwards
+    village: str,
+    registered: bool,
+    code: str,
+) -> None:
+    admin = await make_admin(app, "village", DONGKOU_VILLAGE)
+    good = HouseholdCreate.model_validate(valid_body())
+    bad = HouseholdCreate.model_validate(valid_body(village_code=village))
+    if registered:
+        async with app.state.database.sessionmaker.begin() as session:
+            await service.create_household(session, app.state.vault, admin, bad)
+    before = len(await access_log(app))
+    with pytest.raises(AppError) as raised:
+        async with app.state.database.sessionmaker.begin() as session:
+            await service.register_many(session, app.state.vault, [(admin, good), (admin, bad)])
+    assert raised.value.code == code
+    assert len(await access_log(app)) == before
