@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Executable
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,7 +35,8 @@ class Outcome:
 def _run(session: Session, statement: Executable, parameters: Mapping[str, Any]) -> Outcome:
     session.flush()
     result = session.connection().execute(statement, parameters)
-    rows = result.tuples().all() if result.returns_rows else ()
+    # Rows are tuples (unpacked, indexed) as they come: no copy.
+    rows = cast(Sequence[tuple[Any, ...]], result.all()) if result.returns_rows else ()
     return Outcome(rows, result.rowcount)
 
 
