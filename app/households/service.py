@@ -245,11 +245,8 @@ async def register_many(
     if not entries:
         return []
     codes = {data.village_code for _, data in entries}
-    levels: dict[str, str] = dict(
-        (await session.execute(select(Region.code, Region.level).where(Region.code.in_(codes))))
-        .tuples()
-        .all()
-    )
+    rows = await session.execute(select(Region.code, Region.level).where(Region.code.in_(codes)))
+    levels: dict[str, str] = dict(rows.all())
     for admin, data in entries:
         _check_village(admin, data.village_code, levels.get(data.village_code))
     indexes = [vault.blind_index(data.id_number) for _, data in entries]
