@@ -236,18 +236,6 @@ class Database:
         await self.engine.dispose()
 
 
-async def read_connection(session: AsyncSession) -> AsyncConnection:
-    """The session's connection, for a read in Core with what the session holds flushed first.
-
-    A Core statement run through ``session.execute`` goes through the ORM's execution as well,
-    which costs a read of a page about as much as the statement itself; on the connection it
-    does not, and flushing pending changes first keeps what the ORM's autoflush guaranteed.
-    """
-    if session.new or session.dirty or session.deleted:
-        await session.flush()
-    return await session.connection()
-
-
 _MARK_KEY_COMMITTED = text("UPDATE idempotency_keys SET state = 'committed' WHERE id = :id")
 
 

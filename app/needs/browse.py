@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
 from app.accounts.policy import scope_or_none
-from app.core.db import read_connection
+from app.core import statements
 from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.pagination import cursor_int, cursor_moment, decode_cursor, encode_cursor
 from app.core.scope import Scope
@@ -170,9 +170,9 @@ def one_statement(scope_code: str | None) -> Select[Any]:
 
 async def get_view(session: AsyncSession, user: User, need_id: int) -> NeedView:
     """The need as ``user`` may see it; 404 when it is outside what the user may see."""
-    connection = await read_connection(session)
-    row = (await connection.execute(one_statement(_scope_code(user)), {"need_id": need_id})).first()
-    return view_of(need_id, row)
+    statement = one_statement(_scope_code(user))
+    rows = (await statements.run(session, statement, {"need_id": need_id})).rows
+    return view_of(need_id, rows[0] if rows else None)
 
 
 def view_of(need_id: int, row: Sequence[Any] | None) -> NeedView:
@@ -334,8 +334,7 @@ async def browse(
     """One page of needs in a stable keyset order; the cursor of the next page, if any."""
     check_statuses(user, filters)
     query = page_query(_scope_code(user), filters, sort=sort, limit=limit, cursor=cursor)
-    connection = await read_connection(session)
-    return page_of(query, (await connection.execute(query.statement, query.parameters)).all())
+    return page_of(query, (await statements.run(session, query.statement, query.parameters)).rows)
 
 
 # -- for matching: the needs open to the pool -------------------------------------------------
