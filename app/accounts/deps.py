@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import ColumnElement, Row, Select, bindparam, exists, literal, select, true
+from sqlalchemy import ColumnElement, Select, bindparam, exists, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import manager_of_class
@@ -19,6 +19,7 @@ from app.accounts.policy import admin_scope
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized
 from app.core.openapi import answers
+from app.core.reads import Reader
 from app.core.scope import Scope
 from app.core.security import AccessClaims, Passwords, TokenError, Tokens
 
@@ -105,78 +106,99 @@ async def account_of(session: AsyncSession, claims: AccessClaims) -> User:
     token was issued (its generation raised) or a signed-out session (its refresh family
     revoked) ends the token at once, not at its expiry.
     """
-    user, _ = await account_row(session, claims)
-    return user
+    connection = await session.connection()
+    parameters = {"user_id": claims.user_id, "family": claims.family}
+    row = (await connection.execute(_ACCOUNT, parameters)).first()
+    _check(claims, row)
+    assert row is not None
+    return _persistent(session, row)
 
 
 async def account_row(
-    session: AsyncSession,
+    reader: Reader,
     claims: AccessClaims,
     statement: Select[Any] = _ACCOUNT,
     parameters: Mapping[str, Any] | None = None,
-) -> tuple[User, Row[Any]]:
-    """:func:`account_of`, read with ``statement`` (one of :func:`account_statement`, with
-    ``parameters`` for its own columns); the account and the row it was read from."""
+) -> tuple[User, tuple[Any, ...]]:
+    """The account ``claims`` stand for, as :func:`account_of` checks it, read by ``reader``
+    with ``statement`` (one of :func:`account_statement`, with ``parameters`` for its own
+    columns) outside any session; the account (to read, not to change) and its row."""
     parameters = {**(parameters or {}), "user_id": claims.user_id, "family": claims.family}
-    connection = await session.connection()
-    row = (await connection.execute(statement, parameters)).first()
-    return _checked(session, claims, row), row
+    rows = await reader.rows(statement, parameters)
+    row = rows[0] if rows else None
+    _check(claims, row)
+    assert row is not None
+    return _account(row), row
 
 
 async def account_and_rows(
-    session: AsyncSession,
+    reader: Reader,
     claims: AccessClaims,
     statement: Select[Any],
     parameters: Mapping[str, Any],
+    *,
+    keep: bool = True,
 ) -> tuple[User, list[tuple[Any, ...]]]:
-    """:func:`account_of` and the rows of ``statement``, read in one statement (one round trip
-    where there would be two). The rows come in no particular order: sort them.
+    """:func:`account_row` and the rows of ``statement``, read in one statement (one round trip
+    where there would be two). The rows come in no particular order: sort them. ``keep`` as
+    :meth:`Reader.rows` takes it.
 
     ``statement`` runs before the account is checked, so it must not depend on the account
     being what the token says (build it from the claims), and its rows must not be used
     unless this returns: a 401 here discards them.
     """
-    combined = _with_account(statement)
+    combined = _with_account(statement, keep=keep)
     parameters = {**parameters, "user_id": claims.user_id, "family": claims.family}
-    connection = await session.connection()
-    result = (await connection.execute(combined, parameters)).all()
-    user = _checked(session, claims, result[0] if result else None)
+    result = await reader.rows(combined, parameters, keep=keep)
+    row = result[0] if result else None
+    _check(claims, row)
+    assert row is not None
     width = _ACCOUNT_WIDTH
-    return user, [tuple(row[width:-1]) for row in result if row[-1] is not None]
+    return _account(row), [row[width:-1] for row in result if row[-1] is not None]
 
 
 _ACCOUNT_WIDTH = len(_COLUMNS) + 1  # and whether the session was signed out
 _COMBINED: weakref.WeakKeyDictionary[Select[Any], Select[Any]] = weakref.WeakKeyDictionary()
 
 
-def _with_account(statement: Select[Any]) -> Select[Any]:
+def _with_account(statement: Select[Any], *, keep: bool = True) -> Select[Any]:
     """The account's row joined with every row of ``statement`` (a row of NULLs after the
     account's columns when it has none; its last column is NULL only then). Kept for as long
-    as ``statement`` itself is (the hot reads keep theirs)."""
+    as ``statement`` itself is (the hot reads keep theirs), unless ``keep`` is false."""
     combined = _COMBINED.get(statement)
     if combined is None:
         rows = statement.add_columns(literal(True).label("aixin_row")).subquery()
         account = _ACCOUNT.subquery()
         combined = select(account, rows).select_from(account.outerjoin(rows, true()))
-        _COMBINED[statement] = combined
+        if keep:
+            _COMBINED[statement] = combined
     return combined
 
 
-def _checked(session: AsyncSession, claims: AccessClaims, row: Sequence[Any] | None) -> User:
-    """The account of ``row`` (its columns first, then whether the session was signed out),
-    if it may still act as ``claims`` say (else 401)."""
+def _check(claims: AccessClaims, row: Sequence[Any] | None) -> None:
+    """401 unless the account of ``row`` (its columns first, then whether the session was
+    signed out) may still act as ``claims`` say."""
     if row is None or not row[_ACTIVE]:
         raise Unauthorized("The account is disabled", code="account_disabled")
-    user = _persistent(session, row)
-    if row[len(_COLUMNS)] or user.token_generation != claims.generation:
+    if row[len(_COLUMNS)] or row[_GENERATION] != claims.generation:
         raise Unauthorized("The session has ended; sign in again", code="session_ended")
-    if (user.role, user.scope_code) != (claims.role, claims.scope):
+    if (row[_ROLE], row[_SCOPE]) != (claims.role, claims.scope):
         # The account's role or scope changed since the token was issued.
         raise Unauthorized("The token is out of date; sign in again", code="invalid_token")
+
+
+_ACTIVE, _ID, _GENERATION, _ROLE, _SCOPE = (
+    _KEYS.index(key) for key in ("is_active", "id", "token_generation", "role", "scope_code")
+)
+
+
+def _account(row: Sequence[Any]) -> User:
+    """The account of ``row``, filled in as the ORM's loading fills an instance (into its
+    ``__dict__``, no attribute events): the constructor's instrumented assignments cost more
+    than the rest of a read together. In no session: to read, not to change."""
+    user: User = _USER_MANAGER.new_instance()
+    user.__dict__.update(zip(_KEYS, row, strict=False))
     return user
-
-
-_ACTIVE, _ID = _KEYS.index("is_active"), _KEYS.index("id")
 
 
 def _persistent(session: AsyncSession, row: Sequence[Any]) -> User:
@@ -189,10 +211,7 @@ def _persistent(session: AsyncSession, row: Sequence[Any]) -> User:
     found = session.identity_map.get(identity_key(User, row[_ID]))
     if found is not None:
         return found
-    # Filled in as the ORM's loading fills an instance (into its __dict__, no attribute events):
-    # the constructor's instrumented assignments cost more than the rest of this together.
-    user = _USER_MANAGER.new_instance()
-    user.__dict__.update(zip(_KEYS, row, strict=False))
+    user = _account(row)
     make_transient_to_detached(user)
     session.add(user)
     return user

@@ -38,7 +38,7 @@ from app.accounts.schemas import (
 )
 from app.accounts.sms import SmsProvider
 from app.core.crypto import VaultDep
-from app.core.db import SessionDep, statement_reads, utcnow
+from app.core.db import ReaderDep, SessionDep, utcnow
 from app.core.openapi import link, links, problems
 from app.core.pagination import Cursor, Limit
 from app.core.ratelimit import RATE_LIMITED, RateLimitsDep, client_address
@@ -208,13 +208,12 @@ _ME = account_statement(*inbox.SUMMARY_COLUMNS)
 
 
 @me_router.get("/me", response_model=Me)
-@statement_reads
 async def read_me(
-    request: Request, session: SessionDep, token: Annotated[str | None, Depends(bearer)]
+    request: Request, reader: ReaderDep, token: Annotated[str | None, Depends(bearer)]
 ) -> Me:
     """The signed-in account, its unread notifications and its notification preferences."""
     claims = read_claims(request.app.state.tokens, token)
-    user, row = await account_row(session, claims, _ME, {"now": utcnow()})
+    user, row = await account_row(reader, claims, _ME, {"now": utcnow()})
     return _present_me(user, *inbox.summary_of(*row[-len(inbox.SUMMARY_COLUMNS) :]))
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.types import TypeDecorator
 
 from app.core import breaker
 from app.core.errors import AppError
+from app.core.reads import Reader
 from app.core.settings import Settings
 
 NAMING_CONVENTION = {
@@ -43,7 +44,6 @@ NAMING_CONVENTION = {
 
 WRITE_OPTION = "aixin_write"
 WRITES_MARK = "_aixin_writes"
-STATEMENT_READS_MARK = "_aixin_statement_reads"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
@@ -51,14 +51,6 @@ Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 def writes(endpoint: Endpoint) -> Endpoint:
     """Mark a GET route that writes (an access log, say): its transaction is a write one."""
     setattr(endpoint, WRITES_MARK, True)
-    return endpoint
-
-
-def statement_reads(endpoint: Endpoint) -> Endpoint:
-    """Mark a read-only GET route whose queries need no common snapshot (each is answered
-    from the database as it is when it runs): on PostgreSQL it runs without BEGIN and COMMIT,
-    two round trips fewer. A route whose figures must add up across queries stays unmarked."""
-    setattr(endpoint, STATEMENT_READS_MARK, True)
     return endpoint
 
 
@@ -213,13 +205,8 @@ class Database:
             if settings.is_sqlite
             else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
-        # Reads that need no common snapshot run statement by statement.
-        self.autocommit_sessionmaker = (
-            None
-            if self.autocommit_engine is None
-            else async_sessionmaker(self.autocommit_engine, expire_on_commit=False)
-        )
-        self.statement_sessionmaker = self.autocommit_sessionmaker or self.sessionmaker
+        # Reads of one statement that need no session at all (app.core.reads).
+        self.reader = Reader(self.engine)
 
     @contextlib.asynccontextmanager
     async def one_statement(self) -> AsyncIterator[AsyncConnection]:
@@ -244,12 +231,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     database: Database = request.app.state.database
     endpoint = getattr(request.scope.get("route"), "endpoint", None)
     reads_only = request.method in SAFE_METHODS and not getattr(endpoint, WRITES_MARK, False)
-    if not reads_only:
-        factory = database.write_sessionmaker
-    elif getattr(endpoint, STATEMENT_READS_MARK, False):
-        factory = database.statement_sessionmaker
-    else:
-        factory = database.sessionmaker
+    factory = database.sessionmaker if reads_only else database.write_sessionmaker
     async with factory() as session:
         try:
             yield session
@@ -260,14 +242,21 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.rollback()
             raise
         else:
-            if factory is database.autocommit_sessionmaker:
-                return  # each statement was its own transaction: nothing is left to commit
             key_id = getattr(request.state, "idempotency_key_id", None)
             if key_id is not None:
                 # The request's Idempotency-Key is marked in its own transaction, so the mark
                 # commits exactly when its writes do (app.core.idempotency).
                 await session.execute(_MARK_KEY_COMMITTED, {"id": key_id})
             await session.commit()
+
+
+async def get_reader(request: Request) -> Reader:
+    """What a route that answers from one statement reads with (no session)."""
+    database: Database = request.app.state.database
+    return database.reader
+
+
+ReaderDep = Annotated[Reader, Depends(get_reader)]
 
 
 # scope="function": the commit runs when the route returns, before the response is sent, so a

@@ -7,6 +7,7 @@ generated, and is echoed in the response and in every problem-details body.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import re
@@ -25,7 +26,47 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 REQUEST_ID_HEADER = "X-Request-ID"
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-access_log = structlog.get_logger("aixin.access")
+
+
+class _HandlerStream:
+    """The stream of a logging handler, as a file to write lines to: whatever stream the
+    handler has at the moment (it may be swapped), written under the handler's lock."""
+
+    def __init__(self, handler: logging.StreamHandler[Any]) -> None:
+        self.handler = handler
+
+    def write(self, text: str) -> None:
+        with self.handler.lock or contextlib.nullcontext():
+            self.handler.stream.write(text)
+
+    def flush(self) -> None:
+        self.handler.flush()
+
+
+class _AccessLog:
+    """The one line a request is logged with, as every other line but written straight to the
+    terminal's handler by structlog: through the standard library's logging it cost four times
+    as much (two log records, a formatter and its copy of the record: ~25 µs of each request)."""
+
+    def __init__(self) -> None:
+        self.logger: Any = structlog.get_logger(ACCESS_LOGGER)
+
+    def info(self, event: str, **fields: Any) -> None:
+        self.logger.info(event, **fields)
+
+
+ACCESS_LOGGER = "aixin.access"
+access_log = _AccessLog()
+
+
+def _named(name: str) -> structlog.types.Processor:
+    """A processor naming the logger, as the standard library's loggers are named."""
+
+    def add_name(_logger: Any, _method: str, event: structlog.types.EventDict) -> Any:
+        event["logger"] = name
+        return event
+
+    return add_name
 
 
 def current_request_id() -> str | None:
@@ -70,6 +111,23 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    if json:
+        # The same processors and renderer as every other line (no stdlib record between).
+        access_log.logger = structlog.wrap_logger(
+            structlog.WriteLogger(_HandlerStream(handler)),  # type: ignore[arg-type]
+            processors=[
+                structlog.contextvars.merge_contextvars,
+                structlog.processors.add_log_level,
+                _named(ACCESS_LOGGER),
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                renderer,
+            ],
+            wrapper_class=structlog.make_filtering_bound_logger(
+                logging.getLogger(ACCESS_LOGGER).getEffectiveLevel()
+            ),
+        )
+    else:
+        access_log.logger = structlog.get_logger(ACCESS_LOGGER)
     # uvicorn's own access log would duplicate ours; its error log goes through the root handler.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers.clear()

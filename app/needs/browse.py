@@ -293,6 +293,7 @@ class PageQuery:
     parameters: dict[str, object]
     sort: Sort
     limit: int
+    kept: bool  # the statement is kept for its shape (not built for one text search)
 
 
 def page_query(
@@ -304,7 +305,7 @@ def page_query(
     if cursor:
         after = _parse_cursor(sort, cursor)
         parameters.update({f"after_{index}": value for index, value in enumerate(after)})
-    return PageQuery(statement, parameters, sort, limit)
+    return PageQuery(statement, parameters, sort, limit, kept=not filters.q)
 
 
 def check_statuses(user: User, filters: BrowseFilters) -> None:

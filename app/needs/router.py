@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
 from app.accounts.deps import AccessClaimsDep, Admin, CurrentUser, account_and_rows
 from app.accounts.models import User
-from app.core.db import SessionDep, statement_reads
+from app.core.db import ReaderDep, SessionDep
 from app.core.errors import NotFound, PreconditionRequired
 from app.core.openapi import link, links, problems
 from app.core.pagination import Cursor, Limit
@@ -176,9 +176,8 @@ async def post_need(
 
 
 @router.get("", response_model=NeedPage, responses={**BROWSED_LINKS, **problems(403)})
-@statement_reads
 async def list_needs(
-    session: SessionDep,
+    reader: ReaderDep,
     claims: AccessClaimsDep,
     limit: Limit = 20,
     cursor: Cursor = None,
@@ -211,21 +210,22 @@ async def list_needs(
     # scope may see it: the account's check (401) comes first, then the statuses' (403).
     scope_code = browse.reader_scope(claims.role, claims.scope)
     query = browse.page_query(scope_code, filters, sort=sort, limit=limit, cursor=cursor)
-    user, rows = await account_and_rows(session, claims, query.statement, query.parameters)
+    user, rows = await account_and_rows(
+        reader, claims, query.statement, query.parameters, keep=query.kept
+    )
     browse.check_statuses(user, filters)
     views, next_cursor = browse.page_of(query, rows)
     return NeedPage(items=[present(view, user) for view in views], next_cursor=next_cursor)
 
 
 @router.get("/{need_id}", response_model=AnyNeedRead)
-@statement_reads
 async def read_need(
-    session: SessionDep, claims: AccessClaimsDep, need_id: NeedId, response: Response
+    reader: ReaderDep, claims: AccessClaimsDep, need_id: NeedId, response: Response
 ) -> NeedRead | NeedPublicRead:
     """One need, as the caller may see it; its ETag is its version."""
     # The caller's account and the need in one statement, as for a page.
     statement = browse.one_statement(browse.reader_scope(claims.role, claims.scope))
-    user, rows = await account_and_rows(session, claims, statement, {"need_id": need_id})
+    user, rows = await account_and_rows(reader, claims, statement, {"need_id": need_id})
     view = browse.view_of(need_id, rows[0] if rows else None)
     response.headers["ETag"] = f'"{view.need.version}"'
     return present(view, user)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.errors import PROBLEM_MEDIA_TYPE
 from app.core.migrations import head_revisions
+from app.core.security import Tokens
 from app.core.settings import Settings
 from app.main import create_app
 from tests.conftest import settings_for
@@ -94,6 +96,25 @@ async def test_a_public_read_is_503_when_the_database_is_unreachable(
 ) -> None:
     response = await unreachable.get("/api/v1/regions")
     assert_unavailable(response)
+
+
+# The reads of one statement run on the driver's connection on PostgreSQL (app.core.reads).
+ONE_STATEMENT_READS = ("/api/v1/me", "/api/v1/needs", "/api/v1/needs/1")
+
+
+def bearer(tmp_path: Path) -> dict[str, str]:
+    """A valid access token of the test key: the request gets as far as the database."""
+    tokens = Tokens(settings_for(UNREACHABLE_URL, tmp_path))
+    now = dt.datetime.now(dt.UTC)
+    token = tokens.issue_access(1, "donor", None, family="a-family", generation=0, now=now)
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.parametrize("path", ONE_STATEMENT_READS)
+async def test_a_read_of_one_statement_is_503_when_the_database_is_unreachable(
+    unreachable: AsyncClient, tmp_path: Path, path: str
+) -> None:
+    assert_unavailable(await unreachable.get(path, headers=bearer(tmp_path)))
 
 
 async def test_healthz_is_200_when_the_database_is_unreachable(unreachable: AsyncClient) -> None:
@@ -190,8 +211,12 @@ async def refusing(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
             yield client
 
 
-async def test_a_read_is_503_while_the_database_refuses_sessions(refusing: AsyncClient) -> None:
+async def test_a_read_is_503_while_the_database_refuses_sessions(
+    refusing: AsyncClient, tmp_path: Path
+) -> None:
     assert_unavailable(await refusing.get("/api/v1/regions"))
+    for path in ONE_STATEMENT_READS:
+        assert_unavailable(await refusing.get(path, headers=bearer(tmp_path)))
 
 
 async def test_an_idempotent_post_is_503_while_the_database_refuses_sessions(
@@ -213,6 +238,12 @@ async def test_a_frozen_database_is_503_within_the_command_timeout(tmp_path: Pat
                 response = await frozen.get("/api/v1/regions")
             assert_unavailable(response)
             assert time.monotonic() - started < 5
+            for path in ONE_STATEMENT_READS:
+                started = time.monotonic()
+                with anyio.fail_after(10):
+                    response = await frozen.get(path, headers=bearer(tmp_path))
+                assert_unavailable(response)
+                assert time.monotonic() - started < 5
 
 
 # -- asking an unreachable database once a second, not once a request -------------------------
