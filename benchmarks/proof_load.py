@@ -12,7 +12,10 @@ on schedule whether or not earlier ones came back, and latency counts from the s
 - 5% admin writes: confirm a delivery, register a household, post a need for it.
 
 The rate climbs by ``--factor`` every ``--step`` seconds while p99 stays under ``--p99`` ms with
-no errors; the last rate that passed is then held for ``--hold`` seconds. Finally each of browse
+no errors, then from the last rate that passed again by ``--fine-factor`` every ``--fine-step``
+seconds (a queue that grows slowly shows only in a longer step); the last rate that passed is
+then held for ``--hold`` seconds, and should it not hold, a rate one fine step lower (at most
+``--backoffs`` times): the rate that held is the one reported. Finally each of browse
 (GET /api/v1/needs) and a bare endpoint on the same stack, GET /api/v1/me (the token checked,
 one primary-key query), is driven alone by ``--concurrency`` closed-loop clients for
 ``--saturate`` seconds, and the ratio of their throughputs is reported.
@@ -212,30 +215,71 @@ def sustained(step: dict[str, Any], p99_ms: float) -> bool:
     return bool(step["errors"] == 0 and step["p99_ms"] < p99_ms)
 
 
-async def step_at(workload: Workload, rate: float, args: argparse.Namespace) -> dict[str, Any]:
-    """One ramp step: ``rate`` for ``args.step`` seconds, summarised."""
+async def step_at(
+    workload: Workload, rate: float, seconds: float, args: argparse.Namespace
+) -> dict[str, Any]:
+    """``rate`` for ``seconds``, summarised."""
     await proof.sign_in_again(workload.http, workload.people)
-    step = summarise(await proof.open_loop(rate, args.step, workload.choose), args.step)
-    step["rate"] = rate
-    print(f"  {rate:7.1f}/s  p99 {step['p99_ms']:7.1f} ms  errors {step['errors']}", flush=True)
+    step = summarise(await proof.open_loop(rate, seconds, workload.choose), seconds)
+    step["rate"], step["seconds"] = rate, seconds
+    print(
+        f"  {rate:7.1f}/s for {seconds:.0f} s  p99 {step['p99_ms']:7.1f} ms  "
+        f"errors {step['errors']}",
+        flush=True,
+    )
     return step
 
 
-async def ramp(workload: Workload, args: argparse.Namespace) -> tuple[float, list[dict[str, Any]]]:
-    """Climb the rate until a step fails, then try once halfway back; the best rate that passed
-    (0 if none)."""
-    steps: list[dict[str, Any]] = []
-    rate, best = args.start_rate, 0.0
+async def climb(
+    workload: Workload,
+    args: argparse.Namespace,
+    steps: list[dict[str, Any]],
+    rate: float,
+    factor: float,
+    seconds: float,
+) -> float:
+    """Climb from ``rate`` by ``factor`` a step of ``seconds`` until a step fails; the last
+    rate that passed (0 if none). Each step is appended to ``steps``."""
+    best = 0.0
     while rate <= args.max_rate:
-        steps.append(await step_at(workload, rate, args))
+        steps.append(await step_at(workload, rate, seconds, args))
         if not sustained(steps[-1], args.p99):
             break
-        best, rate = rate, round(rate * args.factor, 1)
-    halfway = round((best + rate) / 2, 1)
-    if best and best < halfway < rate <= args.max_rate:
-        steps.append(await step_at(workload, halfway, args))
-        best = halfway if sustained(steps[-1], args.p99) else best
+        best, rate = rate, round(rate * factor, 1)
+    return best
+
+
+async def ramp(workload: Workload, args: argparse.Namespace) -> tuple[float, list[dict[str, Any]]]:
+    """Find the best rate: a coarse climb (``--factor`` every ``--step`` seconds), then a fine
+    one from its last rate that passed (``--fine-factor`` every ``--fine-step`` seconds: a queue
+    that grows slowly shows only in a longer step); the best rate that passed (0 if none)."""
+    steps: list[dict[str, Any]] = []
+    best = await climb(workload, args, steps, args.start_rate, args.factor, args.step)
+    if best:
+        start = round(best * args.fine_factor, 1)
+        finer = await climb(workload, args, steps, start, args.fine_factor, args.fine_step)
+        best = finer or best
     return best, steps
+
+
+async def hold_best(
+    workload: Workload, args: argparse.Namespace, best: float
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Hold ``best`` for ``--hold`` seconds; should it not hold, back off by ``--fine-factor``
+    and hold again, up to ``--backoffs`` times. The last hold, and those that failed."""
+    failed: list[dict[str, Any]] = []
+    rate = best
+    while True:
+        print(f"hold at {rate}/s for {args.hold:.0f} s …", flush=True)
+        await proof.sign_in_again(workload.http, workload.people)
+        samples = await proof.open_loop(rate, args.hold, workload.choose) if rate else []
+        hold = {"rate": rate, **summarise(samples, args.hold)}
+        hold["sustained"] = bool(rate) and sustained(hold, args.p99)
+        print(f"  p99 {hold['p99_ms']:.1f} ms, errors {hold['errors']}", flush=True)
+        if hold["sustained"] or not rate or len(failed) >= args.backoffs:
+            return hold, failed
+        failed.append({k: v for k, v in hold.items() if k != "kinds"})
+        rate = round(rate / args.fine_factor, 1)
 
 
 async def closed_loop(
@@ -283,11 +327,7 @@ async def prove(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 workload = Workload(http, people, published, random.Random(11))
                 print("ramp:", flush=True)
                 best, steps = await ramp(workload, args)
-                print(f"hold at {best}/s for {args.hold:.0f} s …", flush=True)
-                await proof.sign_in_again(http, people)
-                samples = await proof.open_loop(best, args.hold, workload.choose) if best else []
-                hold = {"rate": best, **summarise(samples, args.hold)}
-                hold["sustained"] = bool(best) and sustained(hold, args.p99)
+                hold, failed_holds = await hold_best(workload, args, best)
                 ratio = await throughput_ratio(http, people, args)
     return {
         "needs": args.needs,
@@ -296,6 +336,7 @@ async def prove(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "mix_percent": MIX,
         "p99_target_ms": args.p99,
         "ramp": steps,
+        "failed_holds": failed_holds,
         "hold": hold,
         "throughput": ratio,
     }
@@ -308,6 +349,9 @@ def main() -> None:
     parser.add_argument("--step", type=float, default=30, help="seconds per ramp step")
     parser.add_argument("--start-rate", type=float, default=10, help="first step, requests/s")
     parser.add_argument("--factor", type=float, default=1.5, help="rate growth per step")
+    parser.add_argument("--fine-factor", type=float, default=1.15, help="… per fine step")
+    parser.add_argument("--fine-step", type=float, default=60, help="seconds per fine step")
+    parser.add_argument("--backoffs", type=int, default=2, help="lower holds after a failed one")
     parser.add_argument("--max-rate", type=float, default=5000)
     parser.add_argument("--p99", type=float, default=200, help="the p99 target, ms")
     parser.add_argument("--connections", type=int, default=200, help="client connections")

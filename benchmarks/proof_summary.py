@@ -31,6 +31,11 @@ def load_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
             f"{hold['p50_ms']} / {hold['p95_ms']} / {hold['p99_ms']} / {hold['max_ms']} ms",
         ),
         ("load: errors (non-2xx or no answer)", str(hold["errors"])),
+        (
+            "load: higher rates that did not hold",
+            ", ".join(f"{failed['rate']:g} req/s" for failed in result.get("failed_holds", []))
+            or "none",
+        ),
         ("load: sustained", "yes" if hold["sustained"] else "**no**"),
         (
             "load: browse / bare endpoint throughput",
