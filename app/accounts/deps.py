@@ -17,9 +17,9 @@ from sqlalchemy.orm.util import identity_key
 from app.accounts.models import RefreshToken, User
 from app.accounts.policy import admin_scope
 from app.core.db import SessionDep
+from app.core.direct import Direct
 from app.core.errors import Forbidden, Unauthorized
 from app.core.openapi import answers
-from app.core.reads import Reader
 from app.core.scope import Scope
 from app.core.security import AccessClaims, Passwords, TokenError, Tokens
 
@@ -115,16 +115,16 @@ async def account_of(session: AsyncSession, claims: AccessClaims) -> User:
 
 
 async def account_row(
-    reader: Reader,
+    direct: Direct,
     claims: AccessClaims,
     statement: Select[Any] = _ACCOUNT,
     parameters: Mapping[str, Any] | None = None,
 ) -> tuple[User, tuple[Any, ...]]:
-    """The account ``claims`` stand for, as :func:`account_of` checks it, read by ``reader``
+    """The account ``claims`` stand for, as :func:`account_of` checks it, read by ``direct``
     with ``statement`` (one of :func:`account_statement`, with ``parameters`` for its own
     columns) outside any session; the account (to read, not to change) and its row."""
     parameters = {**(parameters or {}), "user_id": claims.user_id, "family": claims.family}
-    rows = await reader.rows(statement, parameters)
+    rows = await direct.read(statement, parameters)
     row = rows[0] if rows else None
     _check(claims, row)
     assert row is not None
@@ -132,7 +132,7 @@ async def account_row(
 
 
 async def account_and_rows(
-    reader: Reader,
+    direct: Direct,
     claims: AccessClaims,
     statement: Select[Any],
     parameters: Mapping[str, Any],
@@ -141,7 +141,7 @@ async def account_and_rows(
 ) -> tuple[User, list[tuple[Any, ...]]]:
     """:func:`account_row` and the rows of ``statement``, read in one statement (one round trip
     where there would be two). The rows come in no particular order: sort them. ``keep`` as
-    :meth:`Reader.rows` takes it.
+    :meth:`Direct.read` takes it.
 
     ``statement`` runs before the account is checked, so it must not depend on the account
     being what the token says (build it from the claims), and its rows must not be used
@@ -149,7 +149,7 @@ async def account_and_rows(
     """
     combined = _with_account(statement, keep=keep)
     parameters = {**parameters, "user_id": claims.user_id, "family": claims.family}
-    result = await reader.rows(combined, parameters, keep=keep)
+    result = await direct.read(combined, parameters, keep=keep)
     row = result[0] if result else None
     _check(claims, row)
     assert row is not None

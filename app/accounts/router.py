@@ -38,7 +38,7 @@ from app.accounts.schemas import (
 )
 from app.accounts.sms import SmsProvider
 from app.core.crypto import VaultDep
-from app.core.db import ReaderDep, SessionDep, utcnow
+from app.core.db import DirectDep, SessionDep, utcnow
 from app.core.openapi import link, links, problems
 from app.core.pagination import Cursor, Limit
 from app.core.ratelimit import RATE_LIMITED, RateLimitsDep, client_address
@@ -209,11 +209,11 @@ _ME = account_statement(*inbox.SUMMARY_COLUMNS)
 
 @me_router.get("/me", response_model=Me)
 async def read_me(
-    request: Request, reader: ReaderDep, token: Annotated[str | None, Depends(bearer)]
+    request: Request, direct: DirectDep, token: Annotated[str | None, Depends(bearer)]
 ) -> Me:
     """The signed-in account, its unread notifications and its notification preferences."""
     claims = read_claims(request.app.state.tokens, token)
-    user, row = await account_row(reader, claims, _ME, {"now": utcnow()})
+    user, row = await account_row(direct, claims, _ME, {"now": utcnow()})
     return _present_me(user, *inbox.summary_of(*row[-len(inbox.SUMMARY_COLUMNS) :]))
 
 

@@ -20,7 +20,6 @@ from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -30,8 +29,8 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 from app.core import breaker
+from app.core.direct import Direct
 from app.core.errors import AppError
-from app.core.reads import Reader
 from app.core.settings import Settings
 
 NAMING_CONVENTION = {
@@ -198,26 +197,9 @@ class Database:
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
         self.write_sessionmaker = async_sessionmaker(self.write_engine, expire_on_commit=False)
-        # Statements that are a transaction by themselves (no BEGIN, no COMMIT: two round trips
-        # fewer) on PostgreSQL; SQLite is in process, where a transaction costs no round trip.
-        self.autocommit_engine = (
-            None
-            if settings.is_sqlite
-            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        )
-        # Reads of one statement that need no session at all (app.core.reads).
-        self.reader = Reader(self.engine)
-
-    @contextlib.asynccontextmanager
-    async def one_statement(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for a write that is one statement, committed when it has run: on its
-        own on PostgreSQL, in a write transaction of its own on SQLite."""
-        if self.autocommit_engine is None:
-            async with self.write_engine.begin() as connection:
-                yield connection
-        else:
-            async with self.autocommit_engine.connect() as connection:
-                yield connection
+        # Statements that are a transaction by themselves (app.core.direct): on PostgreSQL
+        # without BEGIN and COMMIT (two round trips fewer) and without a session.
+        self.direct = Direct(self.engine, self.write_engine)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -250,13 +232,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
-async def get_reader(request: Request) -> Reader:
+async def get_direct(request: Request) -> Direct:
     """What a route that answers from one statement reads with (no session)."""
     database: Database = request.app.state.database
-    return database.reader
+    return database.direct
 
 
-ReaderDep = Annotated[Reader, Depends(get_reader)]
+DirectDep = Annotated[Direct, Depends(get_direct)]
 
 
 # scope="function": the commit runs when the route returns, before the response is sent, so a

@@ -129,10 +129,11 @@ class _Captured:
 # -- the key's life: claim, complete, release --------------------------------------------------
 
 
-# Each a statement that is a transaction by itself (Database.one_statement), built once.
+# Each a statement that is a transaction by itself (app.core.direct), built once.
 _KEYS = IdempotencyKey.__table__
 assert isinstance(_KEYS, Table)
-_CLAIM = insert(_KEYS).returning(_KEYS.c.id)
+_CLAIMED = ("principal", "key", "fingerprint", "state", "created_at", "expires_at")
+_CLAIM = insert(_KEYS).values({name: bindparam(name) for name in _CLAIMED}).returning(_KEYS.c.id)
 _COMPLETE = (
     update(_KEYS)
     .where(_KEYS.c.id == bindparam("key_id"))
@@ -167,8 +168,8 @@ class KeyStore:
                 "expires_at": now + self.lifetime,
             }
             try:
-                async with self.database.one_statement() as connection:
-                    return int((await connection.execute(_CLAIM, values)).scalar_one())
+                ((key_id,),) = await self.database.direct.write(_CLAIM, values)
+                return int(key_id)
             except sa_exc.IntegrityError:
                 pass  # the key is taken: see how far its first request got
             existing = await self._unexpired(principal, key, now)
@@ -186,8 +187,7 @@ class KeyStore:
         """
         sealed = self.vault.encrypt(body.decode("latin-1"))
         values = {"key_id": key_id, "status": status, "type": content_type, "body": sealed}
-        async with self.database.one_statement() as connection:
-            await connection.execute(_COMPLETE, values)
+        await self.database.direct.write(_COMPLETE, values)
 
     async def release(self, key_id: int) -> None:
         """Forget a key whose request wrote nothing, so that a retry runs again.
@@ -195,8 +195,7 @@ class KeyStore:
         Only a ``pending`` key goes: a ``committed`` one means the request's writes are stored
         although its response failed, and running it again would write them twice.
         """
-        async with self.database.one_statement() as connection:
-            await connection.execute(_RELEASE, {"key_id": key_id})
+        await self.database.direct.write(_RELEASE, {"key_id": key_id})
 
     async def _unexpired(self, principal: str, key: str, now: dt.datetime) -> IdempotencyKey | None:
         """The row holding ``key``; an expired one is deleted and None returned."""

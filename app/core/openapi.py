@@ -28,7 +28,7 @@ from fastapi.routing import APIRoute
 from fastapi.security.base import SecurityBase
 
 from app.core import idempotency
-from app.core.db import get_reader, get_session
+from app.core.db import get_direct, get_session
 from app.core.errors import PROBLEM_MEDIA_TYPE, Problem
 from app.core.problems import catalogue_document
 
@@ -60,7 +60,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Dependencies of core that answer problems of their own (the domains mark theirs with answers).
 _CORE_DEPENDENCIES: dict[Callable[..., Any], tuple[int, ...]] = {
     get_session: (503,),
-    get_reader: (503,),
+    get_direct: (503,),
 }
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
 from app.accounts.deps import AccessClaimsDep, Admin, CurrentUser, account_and_rows
 from app.accounts.models import User
-from app.core.db import ReaderDep, SessionDep
+from app.core.db import DirectDep, SessionDep
 from app.core.errors import NotFound, PreconditionRequired
 from app.core.openapi import link, links, problems
 from app.core.pagination import Cursor, Limit
@@ -177,7 +177,7 @@ async def post_need(
 
 @router.get("", response_model=NeedPage, responses={**BROWSED_LINKS, **problems(403)})
 async def list_needs(
-    reader: ReaderDep,
+    direct: DirectDep,
     claims: AccessClaimsDep,
     limit: Limit = 20,
     cursor: Cursor = None,
@@ -211,7 +211,7 @@ async def list_needs(
     scope_code = browse.reader_scope(claims.role, claims.scope)
     query = browse.page_query(scope_code, filters, sort=sort, limit=limit, cursor=cursor)
     user, rows = await account_and_rows(
-        reader, claims, query.statement, query.parameters, keep=query.kept
+        direct, claims, query.statement, query.parameters, keep=query.kept
     )
     browse.check_statuses(user, filters)
     views, next_cursor = browse.page_of(query, rows)
@@ -220,12 +220,12 @@ async def list_needs(
 
 @router.get("/{need_id}", response_model=AnyNeedRead)
 async def read_need(
-    reader: ReaderDep, claims: AccessClaimsDep, need_id: NeedId, response: Response
+    direct: DirectDep, claims: AccessClaimsDep, need_id: NeedId, response: Response
 ) -> NeedRead | NeedPublicRead:
     """One need, as the caller may see it; its ETag is its version."""
     # The caller's account and the need in one statement, as for a page.
     statement = browse.one_statement(browse.reader_scope(claims.role, claims.scope))
-    user, rows = await account_and_rows(reader, claims, statement, {"need_id": need_id})
+    user, rows = await account_and_rows(direct, claims, statement, {"need_id": need_id})
     view = browse.view_of(need_id, rows[0] if rows else None)
     response.headers["ETag"] = f'"{view.need.version}"'
     return present(view, user)

@@ -1,10 +1,12 @@
-"""Reads of one statement (``app.core.reads``) answer as SQLAlchemy would, and fail as it would.
+"""Statements that are a transaction by themselves (``app.core.direct``) answer as SQLAlchemy
+would, and fail as it would.
 
 On PostgreSQL they run on asyncpg's own connection, past SQLAlchemy's execution: every hot read
 (``GET /me``'s statement, a need, each page's shape, and each joined with the account) must give
-the very rows, of the very types, that SQLAlchemy gives. A statement that times out, is
-cancelled or loses its connection drops that connection (the next read gets a new one); one the
-server refuses for a bug of its own keeps it. On SQLite the reads are SQLAlchemy's own.
+the very rows, of the very types, that SQLAlchemy gives; a write is committed when it has run,
+gives its RETURNING, and a key that refuses it is SQLAlchemy's IntegrityError. A statement that
+times out, is cancelled or loses its connection drops that connection (the next gets a new one);
+one the server refuses for a bug of its own keeps it. On SQLite they are SQLAlchemy's own.
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import Integer, Select, bindparam, func, literal, select
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.accounts.deps import _with_account, account_statement
 from app.core.db import make_engine, utcnow
+from app.core.direct import Direct, prepare
 from app.core.errors import database_unreachable
-from app.core.reads import Reader, prepare
+from app.core.idempotency import _CLAIM, _COMPLETE, _RELEASE
+from app.core.idempotency_models import IdempotencyKey
 from app.core.settings import Settings
 from app.core.vocabulary import CATEGORIES
 from app.inbox.service import SUMMARY_COLUMNS
@@ -97,12 +101,12 @@ async def test_each_hot_read_gives_the_rows_sqlalchemy_gives(
     app: FastAPI, client: AsyncClient, engine: AsyncEngine
 ) -> None:
     user_id, need_ids = await _world(app, client)
-    reader = Reader(engine)
+    reader = Direct(engine)
     for statement, parameters in _cases(user_id, need_ids):
         async with engine.connect() as connection:
             expected = (await connection.execute(statement, parameters)).all()
         for _ in range(2):  # prepared the first time, kept the second
-            assert _typed(await reader.rows(statement, parameters)) == _typed(expected)
+            assert _typed(await reader.read(statement, parameters)) == _typed(expected)
     # The pages by cursor too: every page of each sort, as SQLAlchemy reads it.
     for sort in ("newest", "urgent", "deadline"):
         cursor: str | None = None
@@ -112,7 +116,7 @@ async def test_each_hot_read_gives_the_rows_sqlalchemy_gives(
             )
             async with engine.connect() as connection:
                 expected = (await connection.execute(query.statement, query.parameters)).all()
-            rows = await reader.rows(query.statement, query.parameters)
+            rows = await reader.read(query.statement, query.parameters)
             assert [tuple(row) for row in expected] == rows  # its own order, kept
             _views, cursor = browse.page_of(query, rows)
             if cursor is None:
@@ -128,8 +132,43 @@ async def test_a_statement_built_for_one_read_gives_its_rows(
     )
     async with engine.connect() as connection:
         expected = (await connection.execute(search.statement, search.parameters)).all()
-    rows = await Reader(engine).rows(search.statement, search.parameters, keep=False)
+    rows = await Direct(engine).read(search.statement, search.parameters, keep=False)
     assert rows == [tuple(row) for row in expected]
+
+
+async def test_a_write_is_committed_when_it_has_run(
+    app: FastAPI, client: AsyncClient, engine: AsyncEngine
+) -> None:
+    # (client: the tables are emptied after the test)
+    direct = app.state.database.direct
+    now = utcnow()
+    values = {
+        "principal": "direct-test",
+        "key": "a-key",
+        "fingerprint": "f",
+        "state": "pending",
+        "created_at": now,
+        "expires_at": now + dt.timedelta(hours=1),
+    }
+    ((key_id,),) = await direct.write(_CLAIM, values)
+    with pytest.raises(IntegrityError):  # the same principal and key again
+        await direct.write(_CLAIM, values)
+    done = {"key_id": key_id, "status": 201, "type": "application/json", "body": b"\x00{}"}
+    assert await direct.write(_COMPLETE, done) == []
+    # Seen from another connection: committed, as written.
+    async with engine.connect() as connection:
+        row = (
+            await connection.execute(
+                select(
+                    IdempotencyKey.state, IdempotencyKey.status_code, IdempotencyKey.response_body
+                ).where(IdempotencyKey.id == key_id)
+            )
+        ).one()
+    assert tuple(row) == ("completed", 201, b"\x00{}")
+    await direct.write(_RELEASE, {"key_id": key_id})  # only a pending key goes
+    async with engine.connect() as connection:
+        kept = await connection.scalar(select(func.count()).where(IdempotencyKey.id == key_id))
+    assert kept == 1
 
 
 def test_a_list_given_at_each_read_is_refused_when_prepared() -> None:
@@ -156,25 +195,25 @@ def _postgres_only(settings: Settings) -> None:
 
 @pytest.fixture
 async def quick(settings: Settings) -> Any:
-    """A reader whose statements time out after half a second, on an engine of its own."""
+    """Statements that time out after half a second, on an engine of their own."""
     _postgres_only(settings)
     engine = make_engine(settings, command_timeout=0.5)
-    yield Reader(engine)
+    yield Direct(engine)
     await engine.dispose()
 
 
-async def _backend(reader: Reader) -> int:
-    ((pid,),) = await reader.rows(_BACKEND, {})
+async def _backend(reader: Direct) -> int:
+    ((pid,),) = await reader.read(_BACKEND, {})
     assert isinstance(pid, int)
     return pid
 
 
-async def test_a_read_that_times_out_drops_its_connection(quick: Reader) -> None:
+async def test_a_read_that_times_out_drops_its_connection(quick: Direct) -> None:
     before = await _backend(quick)
     slow = select(func.pg_sleep(bindparam("seconds", type_=Integer)), literal(1))
     started = dt.datetime.now(dt.UTC)
     with pytest.raises(DBAPIError) as raised:
-        await quick.rows(slow, {"seconds": 5})
+        await quick.read(slow, {"seconds": 5})
     assert dt.datetime.now(dt.UTC) - started < dt.timedelta(seconds=3)
     assert isinstance(raised.value.orig, TimeoutError)
     assert raised.value.connection_invalidated
@@ -182,10 +221,10 @@ async def test_a_read_that_times_out_drops_its_connection(quick: Reader) -> None
     assert await _backend(quick) != before  # the next read has a new connection
 
 
-async def test_a_cancelled_read_drops_its_connection(quick: Reader) -> None:
+async def test_a_cancelled_read_drops_its_connection(quick: Direct) -> None:
     before = await _backend(quick)
     slow = select(func.pg_sleep(bindparam("seconds", type_=Integer)), literal(1))
-    task = asyncio.create_task(quick.rows(slow, {"seconds": 5}))
+    task = asyncio.create_task(quick.read(slow, {"seconds": 5}))
     await asyncio.sleep(0.1)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -193,11 +232,11 @@ async def test_a_cancelled_read_drops_its_connection(quick: Reader) -> None:
     assert await _backend(quick) != before
 
 
-async def test_a_read_the_server_refuses_keeps_its_connection(quick: Reader) -> None:
+async def test_a_read_the_server_refuses_keeps_its_connection(quick: Direct) -> None:
     before = await _backend(quick)
     failing = select(literal(1, Integer) // bindparam("zero", type_=Integer))
     with pytest.raises(DBAPIError) as raised:
-        await quick.rows(failing, {"zero": 0})
+        await quick.read(failing, {"zero": 0})
     assert getattr(raised.value.orig, "sqlstate", None) == "22012"  # division by zero
     assert not raised.value.connection_invalidated
     assert not database_unreachable(raised.value)  # a bug: answered 500
