@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -22,6 +23,7 @@ from app.core.errors import Forbidden, Unauthorized
 from app.core.openapi import answers
 from app.core.scope import Scope
 from app.core.security import AccessClaims, Passwords, TokenError, Tokens
+from app.core.vocabulary import ADMIN_ROLES
 
 bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -109,7 +111,7 @@ async def account_of(session: AsyncSession, claims: AccessClaims) -> User:
     connection = await session.connection()
     parameters = {"user_id": claims.user_id, "family": claims.family}
     row = (await connection.execute(_ACCOUNT, parameters)).first()
-    _check(claims, row)
+    _check(claims, row, _ACCOUNT_AT)
     assert row is not None
     return _persistent(session, row)
 
@@ -126,9 +128,22 @@ async def account_row(
     parameters = {**(parameters or {}), "user_id": claims.user_id, "family": claims.family}
     rows = await direct.read(statement, parameters)
     row = rows[0] if rows else None
-    _check(claims, row)
+    _check(claims, row, _ACCOUNT_AT)
     assert row is not None
     return _account(row), row
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The account a read of one statement answers, as much of it as the read looks at."""
+
+    id: int
+    role: str
+    scope_code: str | None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role in ADMIN_ROLES
 
 
 async def account_and_rows(
@@ -138,10 +153,10 @@ async def account_and_rows(
     parameters: Mapping[str, Any],
     *,
     keep: bool = True,
-) -> tuple[User, list[tuple[Any, ...]]]:
-    """:func:`account_row` and the rows of ``statement``, read in one statement (one round trip
-    where there would be two). The rows come in no particular order: sort them. ``keep`` as
-    :meth:`Direct.read` takes it.
+) -> tuple[Caller, list[tuple[Any, ...]]]:
+    """The caller, checked as :func:`account_of` checks an account, and the rows of
+    ``statement``, read in one statement (one round trip where there would be two). The rows
+    come in no particular order: sort them. ``keep`` as :meth:`Direct.read` takes it.
 
     ``statement`` runs before the account is checked, so it must not depend on the account
     being what the token says (build it from the claims), and its rows must not be used
@@ -151,45 +166,69 @@ async def account_and_rows(
     parameters = {**parameters, "user_id": claims.user_id, "family": claims.family}
     result = await direct.read(combined, parameters, keep=keep)
     row = result[0] if result else None
-    _check(claims, row)
+    _check(claims, row, _CALLER_AT)
     assert row is not None
-    width = _ACCOUNT_WIDTH
-    return _account(row), [row[width:-1] for row in result if row[-1] is not None]
+    caller = Caller(*(row[position] for position in _CALLER_FIELDS))
+    width = len(_CALLER_COLUMNS) + 1
+    return caller, [row[width:-1] for row in result if row[-1] is not None]
 
 
-_ACCOUNT_WIDTH = len(_COLUMNS) + 1  # and whether the session was signed out
+# What a read of one statement needs of the account: the check's columns, the caller's fields.
+# (Each of a page's rows carries them: the whole account would be twice the columns to read.)
+_CALLER_COLUMNS = (User.id, User.role, User.scope_code, User.is_active, User.token_generation)
+_CALLER = select(*_CALLER_COLUMNS, _SIGNED_OUT.label("signed_out")).where(
+    User.id == bindparam("user_id")
+)
+_CALLER_FIELDS = (0, 1, 2)  # id, role, scope_code
 _COMBINED: weakref.WeakKeyDictionary[Select[Any], Select[Any]] = weakref.WeakKeyDictionary()
 
 
 def _with_account(statement: Select[Any], *, keep: bool = True) -> Select[Any]:
-    """The account's row joined with every row of ``statement`` (a row of NULLs after the
-    account's columns when it has none; its last column is NULL only then). Kept for as long
+    """The caller's row joined with every row of ``statement`` (a row of NULLs after the
+    caller's columns when it has none; its last column is NULL only then). Kept for as long
     as ``statement`` itself is (the hot reads keep theirs), unless ``keep`` is false."""
     combined = _COMBINED.get(statement)
     if combined is None:
         rows = statement.add_columns(literal(True).label("aixin_row")).subquery()
-        account = _ACCOUNT.subquery()
+        account = _CALLER.subquery()
         combined = select(account, rows).select_from(account.outerjoin(rows, true()))
         if keep:
             _COMBINED[statement] = combined
     return combined
 
 
-def _check(claims: AccessClaims, row: Sequence[Any] | None) -> None:
-    """401 unless the account of ``row`` (its columns first, then whether the session was
-    signed out) may still act as ``claims`` say."""
-    if row is None or not row[_ACTIVE]:
+@dataclass(frozen=True, slots=True)
+class _Positions:
+    """Where the check's values stand in an account's row."""
+
+    active: int
+    signed_out: int
+    generation: int
+    role: int
+    scope: int
+
+    @classmethod
+    def of(cls, keys: Sequence[str]) -> _Positions:
+        """For a row of the columns ``keys``, then whether the session was signed out."""
+        named = ("is_active", "token_generation", "role", "scope_code")
+        active, generation, role, scope = (keys.index(key) for key in named)
+        return cls(active, len(keys), generation, role, scope)
+
+
+def _check(claims: AccessClaims, row: Sequence[Any] | None, at: _Positions) -> None:
+    """401 unless the account of ``row`` (as ``at`` says) may still act as ``claims`` say."""
+    if row is None or not row[at.active]:
         raise Unauthorized("The account is disabled", code="account_disabled")
-    if row[len(_COLUMNS)] or row[_GENERATION] != claims.generation:
+    if row[at.signed_out] or row[at.generation] != claims.generation:
         raise Unauthorized("The session has ended; sign in again", code="session_ended")
-    if (row[_ROLE], row[_SCOPE]) != (claims.role, claims.scope):
+    if (row[at.role], row[at.scope]) != (claims.role, claims.scope):
         # The account's role or scope changed since the token was issued.
         raise Unauthorized("The token is out of date; sign in again", code="invalid_token")
 
 
-_ACTIVE, _ID, _GENERATION, _ROLE, _SCOPE = (
-    _KEYS.index(key) for key in ("is_active", "id", "token_generation", "role", "scope_code")
-)
+_ACCOUNT_AT = _Positions.of(_KEYS)
+_CALLER_AT = _Positions.of([column.key for column in _CALLER_COLUMNS])
+_ID = _KEYS.index("id")
 
 
 def _account(row: Sequence[Any]) -> User:

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from app.accounts.models import User
 from app.core.errors import Forbidden
 from app.core.scope import Scope
 from app.core.transitions import Actor
+
+
+class Reader(Protocol):
+    """Whoever a need is shown to: an account, or as much of one as a read looked at
+    (:class:`app.accounts.deps.Caller`)."""
+
+    @property
+    def is_admin(self) -> bool: ...
+
 
 # A reviewer is an admin of a wider level than the village: review checks a household's own
 # request, so the village admin who relayed it does not approve it.

@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Integer, Row, Select, bindparam, or_, sele
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
-from app.accounts.policy import scope_or_none
+from app.accounts.policy import Reader, scope_or_none
 from app.core import statements
 from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.pagination import cursor_int, cursor_moment, decode_cursor, encode_cursor
@@ -308,7 +308,7 @@ def page_query(
     return PageQuery(statement, parameters, sort, limit, kept=not filters.q)
 
 
-def check_statuses(user: User, filters: BrowseFilters) -> None:
+def check_statuses(user: Reader, filters: BrowseFilters) -> None:
     """403 unless ``user`` may browse needs of the filters' statuses."""
     if not user.is_admin and filters.statuses != ("published",):
         raise Forbidden("Only admins may browse needs that are not published", code="admin_only")

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
 from app.accounts.deps import AccessClaimsDep, Admin, CurrentUser, account_and_rows
 from app.accounts.models import User
+from app.accounts.policy import Reader
 from app.core.db import DirectDep, SessionDep
 from app.core.errors import NotFound, PreconditionRequired
 from app.core.openapi import link, links, problems
@@ -101,7 +102,7 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def present(view: browse.NeedView, user: User) -> NeedRead | NeedPublicRead:
+def present(view: browse.NeedView, user: Reader) -> NeedRead | NeedPublicRead:
     """The need in the shape this caller may see: admins (in scope) get the full record."""
     need = view.need
     public = NeedPublicRead(
