@@ -101,6 +101,10 @@ _VILLAGE_ADMINS = select(User.id, User.scope_code).where(
 _ENDPOINTS = select(WebhookEndpoint.id, WebhookEndpoint.events).where(
     WebhookEndpoint.disabled_at.is_(None), WebhookEndpoint.deleted_at.is_(None)
 )
+# Most changes tell one recipient: its row goes in as one INSERT … RETURNING, several as one
+# statement of many rows that hands back their ids in the rows' order.
+_INSERT_ONE = insert(Notification).returning(Notification.id)
+_INSERT_MANY = insert(Notification).returning(Notification.id, sort_by_parameter_order=True)
 
 
 def village_admins(connection: Connection, villages: Iterable[str]) -> dict[str, list[int]]:
@@ -200,11 +204,12 @@ def emit(
         ).scalar_one_or_none()
         if new_id is not None:
             written.append((new_id, message.type, visible))
-    if plain:
-        ids = connection.execute(
-            insert(Notification).returning(Notification.id, sort_by_parameter_order=True), plain
-        ).scalars()
-        written += [(i, row["type"], row["visible_at"]) for i, row in zip(ids, plain, strict=True)]
+    ids: list[int] = []
+    if len(plain) == 1:
+        ids = [connection.execute(_INSERT_ONE, plain[0]).scalar_one()]
+    elif plain:
+        ids = list(connection.execute(_INSERT_MANY, plain).scalars())
+    written += [(i, row["type"], row["visible_at"]) for i, row in zip(ids, plain, strict=True)]
     fan_out(connection, written, now)
     return len(written)
 
