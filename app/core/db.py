@@ -139,7 +139,7 @@ def _savepoints_as_text(engine: AsyncEngine) -> None:
     its error handling.
     """
     dialect = engine.sync_engine.dialect
-    preparer = dialect.identifier_preparer
+    preparer: Any = dialect.identifier_preparer
 
     def sql(verb: str) -> Callable[[Connection, str], None]:
         def emit(connection: Connection, name: str) -> None:
@@ -148,9 +148,9 @@ def _savepoints_as_text(engine: AsyncEngine) -> None:
         return emit
 
     # The dialect instance is this engine's own: other engines keep SQLAlchemy's way.
-    dialect.do_savepoint = sql("SAVEPOINT")  # type: ignore[method-assign]
-    dialect.do_release_savepoint = sql("RELEASE SAVEPOINT")  # type: ignore[method-assign]
-    dialect.do_rollback_to_savepoint = sql("ROLLBACK TO SAVEPOINT")  # type: ignore[method-assign]
+    dialect.do_savepoint = sql("SAVEPOINT")  # type: ignore[assignment]
+    dialect.do_release_savepoint = sql("RELEASE SAVEPOINT")  # type: ignore[assignment]
+    dialect.do_rollback_to_savepoint = sql("ROLLBACK TO SAVEPOINT")  # type: ignore[assignment]
 
 
 def make_engine(settings: Settings, *, command_timeout: float | None = None) -> AsyncEngine:
