@@ -15,7 +15,7 @@ from tests.factories import PASSWORD, register_donor, sign_in, unique
 
 
 def registration(username: str, kind: str = "individual") -> Register:
-    return Register(username=username, password=PASSWORD, display_name="爱心人士", kind=kind)  # type: ignore[arg-type]
+    return Register(username=username, password=PASSWORD, display_name="爱心人士", kind=kind)
 
 
 async def donors(app: FastAPI) -> int:
