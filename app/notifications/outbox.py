@@ -98,6 +98,10 @@ _VILLAGE_ADMINS = select(User.id, User.scope_code).where(
     User.scope_code.in_(bindparam("codes", expanding=True)),
     User.is_active.is_(True),
 )
+# Most events tell one village: its statement needs no list spelled out at each execution.
+_ONE_VILLAGE_ADMINS = select(User.id, User.scope_code).where(
+    User.role == "village", User.scope_code == bindparam("code"), User.is_active.is_(True)
+)
 _ENDPOINTS = select(WebhookEndpoint.id, WebhookEndpoint.events).where(
     WebhookEndpoint.disabled_at.is_(None), WebhookEndpoint.deleted_at.is_(None)
 )
@@ -111,10 +115,14 @@ def village_admins(connection: Connection, villages: Iterable[str]) -> dict[str,
     """The active admins of each village (village role, that village's code)."""
     codes = sorted(set(villages))
     found: dict[str, list[int]] = {code: [] for code in codes}
-    if codes:
+    if not codes:
+        return found
+    if len(codes) == 1:
+        rows = connection.execute(_ONE_VILLAGE_ADMINS, {"code": codes[0]}).all()
+    else:
         rows = connection.execute(_VILLAGE_ADMINS, {"codes": codes}).all()
-        for user_id, code in rows:
-            found[str(code)].append(user_id)
+    for user_id, code in rows:
+        found[str(code)].append(user_id)
     return found
 
 
