@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -68,14 +68,26 @@ def _mismatch(region: str, village: str) -> Unprocessable:
 # -- disclosing -------------------------------------------------------------------------------
 
 
+# Read by every assignment and disclosure: built once, the values bound at execution.
+_CURRENT = (
+    select(HelperAssignment, Helper)
+    .join(Helper, Helper.id == HelperAssignment.helper_id)
+    .where(
+        HelperAssignment.household_id == bindparam("household_id"),
+        HelperAssignment.ended_at.is_(None),
+    )
+)
+_CURRENT_OF_ROLE = select(HelperAssignment).where(
+    HelperAssignment.household_id == bindparam("household_id"),
+    HelperAssignment.role == bindparam("role"),
+    HelperAssignment.ended_at.is_(None),
+)
+
+
 async def _assignments(
     session: AsyncSession, household_id: int
 ) -> Sequence[tuple[HelperAssignment, Helper]]:
-    rows = await session.execute(
-        select(HelperAssignment, Helper)
-        .join(Helper, Helper.id == HelperAssignment.helper_id)
-        .where(HelperAssignment.household_id == household_id, HelperAssignment.ended_at.is_(None))
-    )
+    rows = await session.execute(_CURRENT, {"household_id": household_id})
     return [(assignment, helper) for assignment, helper in rows.all()]
 
 
@@ -187,13 +199,7 @@ async def _set_assignment(
     row taken (the partial unique index), and gets 409.
     """
     now = utcnow()
-    current = await session.scalar(
-        select(HelperAssignment).where(
-            HelperAssignment.household_id == household.id,
-            HelperAssignment.role == role,
-            HelperAssignment.ended_at.is_(None),
-        )
-    )
+    current = await session.scalar(_CURRENT_OF_ROLE, {"household_id": household.id, "role": role})
     if current is not None:
         if current.helper_id == helper.id:
             return  # the same person goes on holding the role
