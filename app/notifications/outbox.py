@@ -75,6 +75,15 @@ class Message:
     key: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _PairingFacts:
+    """What a notification needs of a pairing (as the outbox's read of pairings gives it)."""
+
+    id: int
+    donor_id: int
+    thanked: bool
+
+
 def need_data(need: Any) -> dict[str, Any]:
     """What a notification says of a need: its id, title, category and village code."""
     return {
@@ -139,9 +148,16 @@ def from_events(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> No
     }
     if unread := need_ids - needs.keys():
         needs.update((n.id, n) for n in connection.execute(_NEEDS, {"ids": sorted(unread)}))
-    pairings = {
-        p.id: p for p in connection.execute(_PAIRINGS, {"ids": sorted(pairing_ids)}).all()
-    } if pairing_ids else {}  # fmt: skip
+    # So are the pairings: their donor, and whether the donor was thanked.
+    pairings: dict[Any, Any] = {
+        row["entity_id"]: _PairingFacts(p.id, p.donor_id, p.thanks is not None)
+        for row, _ in told
+        if (p := row.get("pairing")) is not None
+    }
+    if unread_pairings := pairing_ids - pairings.keys():
+        pairings.update(
+            (p.id, p) for p in connection.execute(_PAIRINGS, {"ids": sorted(unread_pairings)}).all()
+        )
     # Only the villages of the events that tell their admins are asked for them.
     villages = {
         needs[row["need_id"]].village_code
