@@ -147,16 +147,16 @@ class InlineAdapted(AsyncAdapt_aiosqlite_connection):
         return connection._conn  # type: ignore[no-any-return]
 
     def commit(self) -> None:
-        if self._connection._connection:
-            try:
-                self.sqlite().commit()
-            except Exception as error:
-                self._handle_exception(error)
+        self._end(sqlite3.Connection.commit)
 
     def rollback(self) -> None:
+        self._end(sqlite3.Connection.rollback)
+
+    def _end(self, end: Callable[[sqlite3.Connection], None]) -> None:
+        # As the adapter does: nothing to end on a connection already closed.
         if self._connection._connection:
             try:
-                self.sqlite().rollback()
+                end(self.sqlite())
             except Exception as error:
                 self._handle_exception(error)
 
