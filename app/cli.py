@@ -269,6 +269,10 @@ def simulate(
     profile: Annotated[str, typer.Option(help="dongkou (the full county) or small")] = "dongkou",
     months: Annotated[int, typer.Option(min=1, max=36, help="Months of new needs")] = 12,
     seed: Annotated[int, typer.Option(help="Seed of every random draw")] = 1,
+    scale: Annotated[
+        float,
+        typer.Option(min=0.001, help="Households, needs and donors of the profile times this"),
+    ] = 1.0,
     policy: Annotated[
         str,
         typer.Option(
@@ -298,8 +302,8 @@ def simulate(
 
     async def job(settings: Settings) -> dict[str, Any]:
         return await simulation.simulate(
-            settings, simulation.PROFILES[profile], policy=policy, seed=seed, months=months,
-            start=first,
+            settings, simulation.scaled(simulation.PROFILES[profile], scale), policy=policy,
+            seed=seed, months=months, start=first,
         )  # fmt: skip
 
     try:

@@ -1,7 +1,8 @@
 """A simulated year of a county under each policy, on fresh databases: the mission's comparison.
 
-``python -m benchmarks.simulation [--profile dongkou] [--seed 1] [--engines sqlite,postgresql]
-[--runs 1] [--jobs 1] [--policies claims,claims+matching,claims+daily,claims+daily+no-effect]``.
+``python -m benchmarks.simulation [--profile dongkou] [--scale 1] [--seed 1]
+[--engines sqlite,postgresql] [--runs 1] [--jobs 1]
+[--policies claims,claims+matching,claims+daily,claims+daily+no-effect]``.
 Each run is ``aixin simulate`` in its own process on a database built for it (migrations,
 bundled regions), so its wall time, CPU time and peak memory are its own. The table gives, per
 policy, 对接成功率, needs never served, the median days from publishing to receipt, the spread
@@ -9,7 +10,8 @@ of village rates (coefficient of variation and Gini) and the calibration of the 
 (Brier score against a constant prediction at the observed rate); then the wall time, CPU time
 (user and system, all threads) and peak memory of each engine and policy (median of the runs).
 ``--jobs 2`` runs two simulations at once (faster, but each then shares the machine). Results go
-to benchmarks/results/simulation.json.
+to benchmarks/results/simulation.json. ``--scale 0.05`` runs a twentieth of the profile's
+households, needs and donors over the same villages: a quick measure of the same code.
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ def one(
     }
     command = [
         str(AIXIN), "simulate", "--profile", args.profile, "--months", str(args.months),
-        "--seed", str(args.seed), "--policy", policy, "--output", str(output),
+        "--seed", str(args.seed), "--scale", str(args.scale), "--policy", policy,
+        "--output", str(output),
     ]  # fmt: skip
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
@@ -83,6 +86,7 @@ def main() -> None:
     parser.add_argument("--engines", default="sqlite")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument(
         "--policies", default=",".join(POLICIES), help="comma-separated, of " + ", ".join(POLICIES)
     )
@@ -129,7 +133,8 @@ def main() -> None:
 def print_report(report: dict[str, Any], args: argparse.Namespace, policies: list[str]) -> None:
     runs = report["runs"]
     first = {policy: next(r for r in runs if r["policy"] == policy) for policy in policies}
-    print(f"\n{args.profile}, {args.months} months, seed {args.seed}")
+    scale = f" at scale {args.scale:g}" if args.scale != 1 else ""
+    print(f"\n{args.profile}{scale}, {args.months} months, seed {args.seed}")
     print(f"  {'':28}" + "".join(f"{policy:>24}" for policy in policies))
     rows = [
         ("needs published", "published"),

@@ -1,10 +1,10 @@
 """Appending to, and reading, the history of needs, pairings and offers.
 
 A follower (the notifications' outbox, see :func:`follow`) hears of each event in the
-transaction that records it: it gets the events' columns (and, under ``need``, the need
-concerned when the recorder held it) and the transaction's connection when
-the events are written (the insert of :func:`record` or :func:`record_many`, or the flush of an
-``Event`` added to the session), so a change rolled back tells nobody anything.
+transaction that records it: it gets the events' columns (and, under ``need`` and ``pairing``,
+the need and the pairing concerned when the recorder held them) and the transaction's
+connection when the events are written (the insert of :func:`record` or :func:`record_many`, or
+the flush of an ``Event`` added to the session), so a change rolled back tells nobody anything.
 """
 
 from __future__ import annotations
@@ -62,27 +62,33 @@ async def record(
     county_code: str | None = None,
     reason: str | None = None,
     need: Any = None,
+    pairing: Any = None,
 ) -> None:
     """Append one event, written now in the transaction of the change it records.
 
     What the session holds is flushed first, so the events keep the order of the changes.
     ``need``, the need concerned as the caller holds it (its id, title, category and village
-    code), goes to the followers with the event, so that they need not read it again.
+    code), and ``pairing``, the pairing an event of a pairing records as the caller holds it
+    after the change (its id, donor and thanks), go to the followers with the event, so that
+    they need not read them again.
     """
     row = {
         "entity": entity, "entity_id": entity_id, "need_id": need_id, "action": action,
         "from_status": from_status, "to_status": to_status, "actor_id": actor_id,
         "county_code": county_code, "reason": reason, "at": utcnow(),
     }  # fmt: skip
-    await session.run_sync(_write, row, need)
+    held = {
+        name: value for name, value in (("need", need), ("pairing", pairing)) if value is not None
+    }
+    await session.run_sync(_write, row, held)
 
 
-def _write(session: Session, row: dict[str, Any], need: Any) -> None:
+def _write(session: Session, row: dict[str, Any], held: dict[str, Any]) -> None:
     session.flush()
     connection = session.connection()
     connection.execute(_INSERT, row)
     if _followers:
-        _tell(connection, [row if need is None else {**row, "need": need}])
+        _tell(connection, [{**row, **held} if held else row])
 
 
 async def record_many(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:

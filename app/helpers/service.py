@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -68,14 +69,26 @@ def _mismatch(region: str, village: str) -> Unprocessable:
 # -- disclosing -------------------------------------------------------------------------------
 
 
+# Read by every assignment and disclosure: built once, the values bound at execution.
+_CURRENT = (
+    select(HelperAssignment, Helper)
+    .join(Helper, Helper.id == HelperAssignment.helper_id)
+    .where(
+        HelperAssignment.household_id == bindparam("household_id"),
+        HelperAssignment.ended_at.is_(None),
+    )
+)
+_CURRENT_OF_ROLE = select(HelperAssignment).where(
+    HelperAssignment.household_id == bindparam("household_id"),
+    HelperAssignment.role == bindparam("role"),
+    HelperAssignment.ended_at.is_(None),
+)
+
+
 async def _assignments(
     session: AsyncSession, household_id: int
 ) -> Sequence[tuple[HelperAssignment, Helper]]:
-    rows = await session.execute(
-        select(HelperAssignment, Helper)
-        .join(Helper, Helper.id == HelperAssignment.helper_id)
-        .where(HelperAssignment.household_id == household_id, HelperAssignment.ended_at.is_(None))
-    )
+    rows = await session.execute(_CURRENT, {"household_id": household_id})
     return [(assignment, helper) for assignment, helper in rows.all()]
 
 
@@ -138,6 +151,16 @@ async def _registered(
 async def _new_person(
     session: AsyncSession, vault: Vault, admin: User, data: HelperAssign, household: Household
 ) -> Helper:
+    helper = Helper(**await _person_values(session, vault, admin, data, household))
+    session.add(helper)
+    await session.flush()
+    return helper
+
+
+async def _person_values(
+    session: AsyncSession, vault: Vault, admin: User, data: HelperAssign, household: Household
+) -> dict[str, Any]:
+    """The columns of the new person of ``data``, checked: where they serve, by whom."""
     assert data.name is not None
     assert data.phone is not None
     region = data.region_code or household.village_code
@@ -153,21 +176,18 @@ async def _new_person(
         donor = await session.get(User, data.donor_id)
         if donor is None or donor.role != "donor":
             raise Unprocessable(f"No donor account {data.donor_id}", code="not_a_donor")
-    helper = Helper(
-        region_code=region,
-        county_code=household.county_code,
-        name_encrypted=vault.encrypt(data.name),
-        name_masked=mask_name(data.name),
-        phone_encrypted=vault.encrypt(data.phone),
-        phone_masked=mask_phone(data.phone),
-        phone_index=vault.blind_index(data.phone),
-        donor_id=data.donor_id,
-        created_by_id=admin.id,
-        created_at=utcnow(),
-    )
-    session.add(helper)
-    await session.flush()
-    return helper
+    return {
+        "region_code": region,
+        "county_code": household.county_code,
+        "name_encrypted": vault.encrypt(data.name),
+        "name_masked": mask_name(data.name),
+        "phone_encrypted": vault.encrypt(data.phone),
+        "phone_masked": mask_phone(data.phone),
+        "phone_index": vault.blind_index(data.phone),
+        "donor_id": data.donor_id,
+        "created_by_id": admin.id,
+        "created_at": utcnow(),
+    }
 
 
 def _changed(household: Household, role: str) -> Conflict:
@@ -187,13 +207,7 @@ async def _set_assignment(
     row taken (the partial unique index), and gets 409.
     """
     now = utcnow()
-    current = await session.scalar(
-        select(HelperAssignment).where(
-            HelperAssignment.household_id == household.id,
-            HelperAssignment.role == role,
-            HelperAssignment.ended_at.is_(None),
-        )
-    )
+    current = await session.scalar(_CURRENT_OF_ROLE, {"household_id": household.id, "role": role})
     if current is not None:
         if current.helper_id == helper.id:
             return  # the same person goes on holding the role
@@ -235,6 +249,97 @@ async def assign(
         helper = await _new_person(session, vault, admin, data, household)
     await _set_assignment(session, admin, household, data.role, helper)
     return await _disclose(session, vault, admin, household)
+
+
+async def assign_many(
+    session: AsyncSession, vault: Vault, admin: User, entries: Sequence[tuple[int, HelperAssign]]
+) -> list[int]:
+    """Give many households of the admin's scope a first helper or liaison at once (a county's
+    set-up), with the rules of :func:`assign`; the id of the person each entry assigns, in the
+    order given.
+
+    Each household must be in the admin's scope (404) and not hold the entry's role yet, nor be
+    given it twice (409: a replacement goes through :func:`assign`); a registered helper must
+    be of the scope and serve the household's village (404, 422); a new person is checked as
+    :func:`assign` checks one. The checks read the households, their current roles and the
+    registered helpers in a query each; the new people are written in one statement, in the
+    order given, and the assignments in another. Nothing is disclosed, so nothing is logged.
+    Nothing is written unless every entry passes; the caller's savepoint undoes the lot if a
+    role is taken meanwhile (the partial unique index refuses it).
+    """
+    if not entries:
+        return []
+    scope = admin_scope(admin)
+    households = await _households_in_scope(session, scope, {h for h, _ in entries})
+    current = await session.execute(
+        select(HelperAssignment.household_id, HelperAssignment.role).where(
+            HelperAssignment.household_id.in_(households), HelperAssignment.ended_at.is_(None)
+        )
+    )
+    taken = {(household_id, role) for household_id, role in current}
+    registered = {
+        helper.id: helper
+        for helper in await session.scalars(
+            select(Helper).where(
+                Helper.id.in_({d.helper_id for _, d in entries if d.helper_id is not None}),
+                scope.where(Helper.region_code),
+            )
+        )
+    }
+    people: list[dict[str, Any]] = []
+    for household_id, data in entries:
+        household = households[household_id]
+        if (household_id, data.role) in taken:
+            raise _changed(household, data.role)
+        taken.add((household_id, data.role))
+        if data.helper_id is None:
+            people.append(await _person_values(session, vault, admin, data, household))
+            continue
+        helper = registered.get(data.helper_id)
+        if helper is None:
+            raise _helper_not_found(data.helper_id)
+        if not household.village_code.startswith(helper.region_code):
+            raise _mismatch(helper.region_code, household.village_code)
+    new_ids = iter(
+        await session.scalars(
+            insert(Helper).returning(Helper.id, sort_by_parameter_order=True), people
+        )
+        if people
+        else ()
+    )
+    helper_ids = [
+        data.helper_id if data.helper_id is not None else next(new_ids) for _, data in entries
+    ]
+    now = utcnow()
+    await session.execute(
+        insert(HelperAssignment),
+        [
+            {
+                "household_id": household_id, "role": data.role, "helper_id": helper_id,
+                "village_code": households[household_id].village_code,
+                "county_code": households[household_id].county_code,
+                "assigned_by_id": admin.id, "assigned_at": now,
+            }
+            for (household_id, data), helper_id in zip(entries, helper_ids, strict=True)
+        ],
+    )  # fmt: skip
+    return helper_ids
+
+
+async def _households_in_scope(
+    session: AsyncSession, scope: Scope, ids: set[int]
+) -> dict[int, Household]:
+    """The households of ``ids``, each in ``scope``; 404 naming the first that is not."""
+    found = {
+        household.id: household
+        for household in await session.scalars(
+            select(Household).where(Household.id.in_(ids), scope.where(Household.village_code))
+        )
+    }
+    missing = sorted(ids - found.keys())
+    if missing:  # the 404 a single household's read gives
+        await households_service.get_in_scope(session, scope, missing[0])
+    return found
 
 
 # -- listing ----------------------------------------------------------------------------------

@@ -195,9 +195,11 @@ _LOCK_DONOR = select(User.id).where(User.id == bindparam("donor_id")).with_for_u
 
 async def _check_open_claims(session: AsyncSession, donor: User, limit: int) -> None:
     """The cap counts the donor's claims not yet delivered; a delivery frees a place."""
-    # Lock the donor's row (PostgreSQL; SQLite's write transaction is already exclusive) so that
-    # two concurrent claims by one donor cannot both pass the count.
-    await statements.run(session, _LOCK_DONOR, {"donor_id": donor.id})
+    # Lock the donor's row so that two concurrent claims by one donor cannot both pass the
+    # count. On SQLite the write transaction is already exclusive, and SQLite has no FOR UPDATE:
+    # the statement would only read the id, so it is not sent.
+    if session.get_bind().dialect.name != "sqlite":
+        await statements.run(session, _LOCK_DONOR, {"donor_id": donor.id})
     held = await pairings.undelivered_claims(session, donor.id)
     if held >= limit:
         raise Conflict(

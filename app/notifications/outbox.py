@@ -75,6 +75,15 @@ class Message:
     key: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _PairingFacts:
+    """What a notification needs of a pairing (as the outbox's read of pairings gives it)."""
+
+    id: int
+    donor_id: int
+    thanked: bool
+
+
 def need_data(need: Any) -> dict[str, Any]:
     """What a notification says of a need: its id, title, category and village code."""
     return {
@@ -98,19 +107,31 @@ _VILLAGE_ADMINS = select(User.id, User.scope_code).where(
     User.scope_code.in_(bindparam("codes", expanding=True)),
     User.is_active.is_(True),
 )
+# Most events tell one village: its statement needs no list spelled out at each execution.
+_ONE_VILLAGE_ADMINS = select(User.id, User.scope_code).where(
+    User.role == "village", User.scope_code == bindparam("code"), User.is_active.is_(True)
+)
 _ENDPOINTS = select(WebhookEndpoint.id, WebhookEndpoint.events).where(
     WebhookEndpoint.disabled_at.is_(None), WebhookEndpoint.deleted_at.is_(None)
 )
+# Most changes tell one recipient: its row goes in as one INSERT … RETURNING, several as one
+# statement of many rows that hands back their ids in the rows' order.
+_INSERT_ONE = insert(Notification).returning(Notification.id)
+_INSERT_MANY = insert(Notification).returning(Notification.id, sort_by_parameter_order=True)
 
 
 def village_admins(connection: Connection, villages: Iterable[str]) -> dict[str, list[int]]:
     """The active admins of each village (village role, that village's code)."""
     codes = sorted(set(villages))
     found: dict[str, list[int]] = {code: [] for code in codes}
-    if codes:
+    if not codes:
+        return found
+    if len(codes) == 1:
+        rows = connection.execute(_ONE_VILLAGE_ADMINS, {"code": codes[0]}).all()
+    else:
         rows = connection.execute(_VILLAGE_ADMINS, {"codes": codes}).all()
-        for user_id, code in rows:
-            found[str(code)].append(user_id)
+    for user_id, code in rows:
+        found[str(code)].append(user_id)
     return found
 
 
@@ -127,9 +148,16 @@ def from_events(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> No
     }
     if unread := need_ids - needs.keys():
         needs.update((n.id, n) for n in connection.execute(_NEEDS, {"ids": sorted(unread)}))
-    pairings = {
-        p.id: p for p in connection.execute(_PAIRINGS, {"ids": sorted(pairing_ids)}).all()
-    } if pairing_ids else {}  # fmt: skip
+    # So are the pairings: their donor, and whether the donor was thanked.
+    pairings: dict[Any, Any] = {
+        row["entity_id"]: _PairingFacts(p.id, p.donor_id, p.thanks is not None)
+        for row, _ in told
+        if (p := row.get("pairing")) is not None
+    }
+    if unread_pairings := pairing_ids - pairings.keys():
+        pairings.update(
+            (p.id, p) for p in connection.execute(_PAIRINGS, {"ids": sorted(unread_pairings)}).all()
+        )
     # Only the villages of the events that tell their admins are asked for them.
     villages = {
         needs[row["need_id"]].village_code
@@ -200,11 +228,12 @@ def emit(
         ).scalar_one_or_none()
         if new_id is not None:
             written.append((new_id, message.type, visible))
-    if plain:
-        ids = connection.execute(
-            insert(Notification).returning(Notification.id, sort_by_parameter_order=True), plain
-        ).scalars()
-        written += [(i, row["type"], row["visible_at"]) for i, row in zip(ids, plain, strict=True)]
+    ids: list[int] = []
+    if len(plain) == 1:
+        ids = [connection.execute(_INSERT_ONE, plain[0]).scalar_one()]
+    elif plain:
+        ids = list(connection.execute(_INSERT_MANY, plain).scalars())
+    written += [(i, row["type"], row["visible_at"]) for i, row in zip(ids, plain, strict=True)]
     fan_out(connection, written, now)
     return len(written)
 

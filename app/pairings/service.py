@@ -57,7 +57,7 @@ async def move(
         values["ended_at"] = utcnow()
     before = await compare_and_set(session, pairing, TABLE, action, **values)
     event = _event(pairing, action, before, actor_id=actor_id, reason=reason)
-    await events.record(session, **event, need=need)
+    await events.record(session, **event, need=need, pairing=pairing)
     return before
 
 

@@ -14,12 +14,12 @@ from app.core.settings import Settings
 from app.households.models import Household
 from app.simulation import annual
 from app.simulation.inline import run_inline
-from app.simulation.profiles import PROFILES, Profile
+from app.simulation.profiles import PROFILES, Profile, scaled
 from app.simulation.state import CST, POLICIES, counters_dict
 from app.simulation.summary import summarise
 from app.simulation.world import World
 
-__all__ = ["POLICIES", "PROFILES", "NotEmpty", "Profile", "report", "simulate"]
+__all__ = ["POLICIES", "PROFILES", "NotEmpty", "Profile", "report", "scaled", "simulate"]
 
 
 class NotEmpty(RuntimeError):

@@ -75,32 +75,36 @@ async def _assign_all(
     by_township: dict[str, list[tuple[int, str]]],
     helping: Helping,
 ) -> None:
+    """Each township's admin assigns its key households in two lots (`assign_many`): first
+    every new person, in the order they would be registered one by one (a household's helper,
+    then its liaison if it is one of the township's first), then the liaisons shared in turn."""
     async with county.database.write_sessionmaker.begin() as session:
         for township, households in sorted(by_township.items()):
             admin = county.admins[township]
-            liaisons: list[int] = []
             wanted = math.ceil(len(households) * LIAISONS / KEY_HOUSEHOLDS)
+            new: list[tuple[int, HelperAssign]] = []
             for index, (household, _) in enumerate(households):
                 name, phone = _person(rng)
-                helper = HelperAssign(role="helper", name=name, phone=phone)
-                assigned = await helpers_service.assign(
-                    session, county.vault, admin, household, helper
-                )
-                assert assigned.helper is not None
-                if len(liaisons) < wanted:
+                new.append((household, HelperAssign(role="helper", name=name, phone=phone)))
+                if index < wanted:
                     name, phone = _person(rng)
                     liaison = HelperAssign(
                         role="liaison", name=name, phone=phone, region_code=township
                     )
-                else:
-                    liaison = HelperAssign(role="liaison", helper_id=liaisons[index % wanted])
-                done = await helpers_service.assign(
-                    session, county.vault, admin, household, liaison
-                )
-                assert done.liaison is not None
-                if len(liaisons) < wanted:
-                    liaisons.append(done.liaison.helper.id)
-                helping.people[household] = (assigned.helper.helper.id, done.liaison.helper.id)
+                    new.append((household, liaison))
+            ids = iter(await helpers_service.assign_many(session, county.vault, admin, new))
+            liaisons: list[int] = []
+            for index, (household, _) in enumerate(households):
+                helper = next(ids)
+                if index < wanted:
+                    liaisons.append(next(ids))
+                helping.people[household] = (helper, liaisons[index % wanted])
+            shared = [
+                (household, HelperAssign(role="liaison", helper_id=liaisons[index % wanted]))
+                for index, (household, _) in enumerate(households)
+                if index >= wanted
+            ]
+            await helpers_service.assign_many(session, county.vault, admin, shared)
 
 
 async def month_of_acts(county: County, helping: Helping, first: dt.date) -> None:

@@ -6,17 +6,29 @@ one task that awaits every call in turn; there the hand-over is pure cost (two t
 per statement, each waiting for a core on a busy machine). `run_inline` has the engine's new
 connections run each call directly: the same sqlite3 connection, the same statements, the same
 transactions, savepoints and pragmas, in the same order.
+
+SQLAlchemy's adapter of aiosqlite still awaits each cursor call (open, execute, fetch, close)
+through a switch of greenlets and a lock, three or four times a statement, for calls that
+here finish at once. The adapter's cursor and connection are therefore given their sqlite3
+counterparts to call directly (`InlineCursor`, `InlineAdapted`): the same calls on the same
+sqlite3 cursor, with the adapter's handling of errors.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
 import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+)
+from sqlalchemy.util import EMPTY_DICT
 
 from app.core.db import Database
 
@@ -75,8 +87,90 @@ class _Driver:
     connect = staticmethod(connect)
 
 
+class InlineCursor(AsyncAdapt_aiosqlite_cursor):
+    """The adapter's cursor over the sqlite3 cursor itself: each call is made at once."""
+
+    __slots__ = ()
+
+    def __init__(self, adapt_connection: InlineAdapted) -> None:
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = adapt_connection.sqlite().cursor()  # type: ignore[assignment]
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+
+    def execute(self, operation: Any, parameters: Any = None) -> Any:
+        cursor: Any = self._cursor
+        try:
+            if parameters is None:
+                result = cursor.execute(operation)
+            else:
+                result = cursor.execute(operation, parameters)
+            if cursor.description:
+                self._rows = collections.deque(cursor.fetchall())
+            return result
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+
+    def executemany(self, operation: Any, seq_of_parameters: Sequence[Any]) -> Any:
+        cursor: Any = self._cursor
+        try:
+            return cursor.executemany(operation, seq_of_parameters)
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+
+    async def _async_soft_close(self) -> None:
+        self._soft_closed_memoized = self._soft_closed_memoized.union(
+            {"description": self._cursor.description}
+        )
+        self._close_now()
+
+    def close(self) -> None:
+        self._rows.clear()
+        if not self._soft_closed_memoized:
+            self._close_now()
+
+    def _close_now(self) -> None:
+        cursor: Any = self._cursor
+        cursor.close()
+
+
+class InlineAdapted(AsyncAdapt_aiosqlite_connection):
+    """The adapter's connection whose cursors, commits and rollbacks call sqlite3 directly."""
+
+    __slots__ = ()
+    _cursor_cls = InlineCursor  # type: ignore[assignment]
+
+    def sqlite(self) -> sqlite3.Connection:
+        """The sqlite3 connection underneath."""
+        connection: Any = self._connection
+        return connection._conn  # type: ignore[no-any-return]
+
+    def commit(self) -> None:
+        self._end(sqlite3.Connection.commit)
+
+    def rollback(self) -> None:
+        self._end(sqlite3.Connection.rollback)
+
+    def _end(self, end: Callable[[sqlite3.Connection], None]) -> None:
+        # As the adapter does: nothing to end on a connection already closed.
+        if self._connection._connection:
+            try:
+                end(self.sqlite())
+            except Exception as error:
+                self._handle_exception(error)
+
+
+def _connect_adapted(dbapi: Any, *args: Any, **kwargs: Any) -> InlineAdapted:
+    """The adapter's `connect`: an inline connection, opened at once, in `InlineAdapted`."""
+    connection: Any = connect(*args, **kwargs)
+    connection._connection = connection._connector()
+    return InlineAdapted(dbapi, connection)
+
+
 def run_inline(database: Database) -> None:
     """Have ``database``'s SQLite engine open inline connections (before its first one)."""
     dbapi: Any = database.engine.sync_engine.dialect.dbapi
     if database.engine.dialect.name == "sqlite" and hasattr(dbapi, "aiosqlite"):
         dbapi.aiosqlite = _Driver
+        dbapi.connect = partial(_connect_adapted, dbapi)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import service as accounts_service
 from app.accounts.schemas import AdminCreate, Register
@@ -82,17 +82,23 @@ async def setup(county: County) -> None:
                 (household, d.village_code, d.key_household)
                 for household, d in zip(ids, drawn, strict=True)
             )
-        async with county.database.write_sessionmaker.begin() as session:
-            number = 0
-            for kind in profile.kinds:
-                for _ in range(kind.count):
-                    number += 1
-                    await _register_donor(county, session, passwords, password, kind, number)
-                    county.donors[-1].home = (
-                        ""
-                        if county.donors[-1].reach == "anywhere"
-                        else county.rng.choice(townships)
-                    )
+        kinds = [
+            (kind, _donor(county, kind, townships))
+            for kind in profile.kinds
+            for _ in range(kind.count)
+        ]
+        for first in range(0, len(kinds), 2000):
+            batch = kinds[first : first + 2000]
+            async with county.database.write_sessionmaker.begin() as session:
+                users = await accounts_service.register_donors(
+                    session, passwords,
+                    [_registration(kind, first + number, password)
+                     for number, (kind, _) in enumerate(batch, start=1)],
+                )  # fmt: skip
+            county.donors.extend(
+                Donor(user=user, kind=kind, **drawing)
+                for user, (kind, drawing) in zip(users, batch, strict=True)
+            )
 
 
 def _household(county: County, serial: int) -> HouseholdCreate:
@@ -116,34 +122,26 @@ def _household(county: County, serial: int) -> HouseholdCreate:
     )
 
 
-async def _register_donor(
-    county: County,
-    session: AsyncSession,
-    passwords: Passwords,
-    password: str,
-    kind: DonorKind,
-    number: int,
-) -> None:
-    user = await accounts_service.register_donor(
-        session, passwords,
-        Register(username=f"sim-donor-{number}", password=password,
-                 display_name=f"爱心{kind.name}{number}", kind=kind.name),
+def _registration(kind: DonorKind, number: int, password: str) -> Register:
+    return Register(
+        username=f"sim-donor-{number}", password=password,
+        display_name=f"爱心{kind.name}{number}", kind=kind.name,
     )  # fmt: skip
+
+
+def _donor(county: County, kind: DonorKind, townships: list[str]) -> dict[str, Any]:
+    """What is drawn of a donor of ``kind`` (all but its account, registered in bulk)."""
+    rng = county.rng
     low, high = kind.yearly_units
-    categories = tuple(
-        county.rng.sample(list(CATEGORY_SHARE), 2 if kind.pools else len(CATEGORY_SHARE))
-    )
-    county.donors.append(
-        Donor(
-            user=user,
-            kind=kind,
-            home="",
-            reach=county.rng.choice(kind.reach),
-            reliability=county.rng.gauss(0.0, county.profile.truth.donor_spread),
-            units=county.rng.randint(low, high),
-            categories=categories,
-        )
-    )
+    categories = tuple(rng.sample(list(CATEGORY_SHARE), 2 if kind.pools else len(CATEGORY_SHARE)))
+    reach = rng.choice(kind.reach)
+    reliability = rng.gauss(0.0, county.profile.truth.donor_spread)
+    units = rng.randint(low, high)
+    home = "" if reach == "anywhere" else rng.choice(townships)
+    return {
+        "home": home, "reach": reach, "reliability": reliability, "units": units,
+        "categories": categories,
+    }  # fmt: skip
 
 
 class _SharedHash(Passwords):
