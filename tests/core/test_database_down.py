@@ -238,12 +238,12 @@ async def test_a_frozen_database_is_503_within_the_command_timeout(tmp_path: Pat
                 response = await frozen.get("/api/v1/regions")
             assert_unavailable(response)
             assert time.monotonic() - started < 5
-            for path in ONE_STATEMENT_READS:
-                started = time.monotonic()
-                with anyio.fail_after(10):
-                    response = await frozen.get(path, headers=bearer(tmp_path))
-                assert_unavailable(response)
-                assert time.monotonic() - started < 5
+            # A read of one statement (the three share app.core.direct's path) likewise.
+            started = time.monotonic()
+            with anyio.fail_after(10):
+                response = await frozen.get(ONE_STATEMENT_READS[0], headers=bearer(tmp_path))
+            assert_unavailable(response)
+            assert time.monotonic() - started < 5
 
 
 # -- asking an unreachable database once a second, not once a request -------------------------
