@@ -14,7 +14,7 @@ LOCK_ARGS ?=
 COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 	--no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
 
-.PHONY: install run test test-deep fuzz lint format openapi migrate regions clean bench simulate proof lock
+.PHONY: install run test test-deep durations fuzz lint format openapi migrate regions clean bench simulate proof lock
 
 # --no-compile: the modules a run imports are compiled as they are first imported, not every
 # file of every package up front (a fresh install in 13 s instead of 34).
@@ -65,6 +65,9 @@ test: install browser  ## The suite, on SQLite and on PostgreSQL (without the de
 
 test-deep: install browser  ## The deep proofs tests/conftest.py lists in DEEP (CI runs them too)
 	$(BIN)/pytest $(PYTEST_WORKERS) -m deep $(PYTEST_ARGS)
+
+durations: install browser  ## Record each scope's seconds (tests/durations.json): make test takes the longest first
+	$(BIN)/pytest $(PYTEST_WORKERS) --record-durations $(PYTEST_ARGS)
 
 fuzz: install  ## Fuzzing from the OpenAPI document, deeper than make test (AIXIN_FUZZ_EXAMPLES)
 	AIXIN_FUZZ_EXAMPLES=$${AIXIN_FUZZ_EXAMPLES:-50} $(BIN)/pytest $(PYTEST_WORKERS) tests/fuzz $(PYTEST_ARGS)

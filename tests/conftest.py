@@ -12,7 +12,6 @@ where it fails the run.
 from __future__ import annotations
 
 import os
-import re
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -34,6 +33,7 @@ from app.main import create_app
 from app.regions import loader
 
 pytest.register_assert_rewrite("tests.security.body_scan")
+from tests import schedule  # noqa: E402
 from tests.security import body_scan  # noqa: E402  (after its registration above)
 
 pytest_plugins = ("tests.security.body_scan", "tests.races.summary", "tests.fuzz.summary")
@@ -318,7 +318,23 @@ def deep_reason(nodeid: str, tags: set[str]) -> str | None:
     return None
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--record-durations",
+        action="store_true",
+        help="write each scope's seconds into tests/durations.json (make durations)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("record_durations") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(schedule.Recorder(schedule.DURATIONS), "durations")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("dist", "no") == "loadscope":
+        items[:] = schedule.longest_first(items, schedule.recorded())
     for item in items:
         callspec = getattr(item, "callspec", None)
         params = callspec.params.values() if callspec else ()
@@ -329,24 +345,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.deep)
 
 
-# A test's engine, read from its id: "test_x[sqlite]", "test_y[postgresql-redis]".
-_ENGINE_IN_ID = re.compile(r"\[(?:[^\]]*-)?(" + "|".join(ENGINES) + r")(?:-[^\]]*)?\]$")
-
-
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """``-n 2 --dist loadscope`` (make test): a scope is a test file on one engine, so that a
-    module's fixtures (a live server, a seeded world) are built once in one worker, and the
-    files spread evenly over the workers; each worker builds each engine's database once."""
+    module's fixtures (a live server, a seeded world) are built once in one worker, and each
+    worker builds each engine's database once. The scopes come in the collection's order, which
+    ``pytest_collection_modifyitems`` made longest first (tests/schedule.py)."""
     if config.getvalue("dist") != "loadscope":
         return None
     from xdist.scheduler import LoadScopeScheduling
 
+    config.option.loadscopereorder = False  # xdist's own order is by number of tests
+
     class ByEngine(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            found = _ENGINE_IN_ID.search(nodeid)
-            return module if found is None else f"{found.group(1)} {module}"
+            return schedule.scope_of(nodeid)
 
     return ByEngine(config, log)
 
