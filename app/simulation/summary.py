@@ -45,9 +45,9 @@ async def analyse(engine: AsyncEngine) -> None:
     A server whose autovacuum is on gathers them as the tables grow; with it off (as on the
     test server) the tables a run filled have none, and the summary's and /stats/annual's
     joins are planned for an empty county: nested loops that scan every confirmed pairing, or
-    re-aggregate every pairing of the county, for each need. At a quarter of Dongkou the
-    count by source took 4.1 s and each of /stats/annual's two success reports over a minute,
-    quadratic in the county's size (0.01 to 0.2 s each with statistics).
+    re-aggregate every pairing of the county, for each need, quadratic in the county's size.
+    The whole county's count by source took 90 s (57 ms with statistics); at a quarter of it
+    /stats/annual's two success reports took 67 and 60 s (0.1 to 0.2 s with statistics).
     """
     if engine.dialect.name != "postgresql":
         return
