@@ -16,7 +16,7 @@ from app.simulation import annual
 from app.simulation.inline import run_inline
 from app.simulation.profiles import PROFILES, Profile, scaled
 from app.simulation.state import CST, POLICIES, counters_dict
-from app.simulation.summary import summarise
+from app.simulation.summary import analyse, summarise
 from app.simulation.world import World
 
 __all__ = ["POLICIES", "PROFILES", "NotEmpty", "Profile", "report", "scaled", "simulate"]
@@ -57,6 +57,7 @@ async def simulate(
         counters = await world.run()
         simulated = time.perf_counter()
         end = world.at(world.posting_days())
+        await analyse(database.engine)
         async with database.sessionmaker() as session:
             figures = await summarise(session, profile.county, world.start, end)
             year = await annual.check(
