@@ -16,6 +16,11 @@ COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-e
 
 .PHONY: install run test test-deep durations fuzz lint format openapi migrate regions clean bench simulate proof lock
 
+# Python keeps the bytecode it compiles (__pycache__): a machine that turns that off
+# (PYTHONDONTWRITEBYTECODE) has every process the suite starts (servers, workers, the console
+# script) compile every module it imports anew: most of the CPU of its start-up.
+unexport PYTHONDONTWRITEBYTECODE
+
 # --no-compile: the modules a run imports are compiled as they are first imported, not every
 # file of every package up front (a fresh install in 13 s instead of 34).
 $(INSTALLED): pyproject.toml $(DEV_LOCK)

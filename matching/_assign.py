@@ -47,9 +47,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse import csr_array
-from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from matching._blocks import Block
 
@@ -197,6 +194,8 @@ def _dense(
     else:
         cost = np.repeat(per_offer.T, units, axis=1)
     del per_offer
+    from scipy.optimize import linear_sum_assignment  # see _blocks.decompose
+
     started = time.perf_counter()
     rows, cols = linear_sum_assignment(cost)
     seconds = time.perf_counter() - started
@@ -216,6 +215,9 @@ def _sparse(
     n_cols: int,
 ) -> tuple[IntArray, IntArray, float]:
     """min_weight_full_bipartite_matching on the candidates plus one slack edge per row."""
+    from scipy.sparse import csr_array  # see _blocks.decompose
+    from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+
     # Positive costs: top - weight for a candidate, top for the slack (integers, exact in
     # float64). float64 and int32 indices are what scipy uses inside: other types would be
     # converted, and a float32 input would also be sorted and deduplicated on the way.

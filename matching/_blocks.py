@@ -22,8 +22,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import coo_array
-from scipy.sparse.csgraph import connected_components
 
 from matching._problem import PREFERENCE_LENGTHS, VILLAGE_DIGITS
 
@@ -122,6 +120,11 @@ def decompose(
     rows = np.concatenate([hit_needs, n_needs + connected])
     cols = np.concatenate([n_needs + top[hit_groups], n_needs + top[group_of_offer[connected]]])
     size = n_needs + n_offers
+    # scipy is imported when a problem is solved, not with the package: the service imports
+    # matching at start for its success model, and would otherwise load scipy (a second).
+    from scipy.sparse import coo_array
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_array(
         (np.ones(rows.shape[0], dtype=np.int8), (rows, cols)), shape=(size, size)
     ).tocsr()

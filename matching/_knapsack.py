@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 
 @dataclass(frozen=True)
@@ -138,6 +137,8 @@ def _milp(
 ) -> NDArray[np.intp]:
     # Dividing by the weights' common divisor keeps the numbers the solver sees small.
     divisor = math.gcd(*(int(x) for x in weights))
+    from scipy.optimize import Bounds, LinearConstraint, milp  # see _blocks.decompose
+
     result = milp(
         c=-values,
         constraints=LinearConstraint(

@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import linear_sum_assignment
 
 from matching._problem import VILLAGE_DIGITS, _codes, _frozen, _integers, _vector
 
@@ -239,6 +238,8 @@ def pair_students(
     rows, unit_count = feasible.shape[0], column_of_unit.shape[0]
     big = min(rows, unit_count) * int(score.max()) + 1
     cost: npt.NDArray[Any] = np.where(feasible, -(big + score), 0).astype(np.float64)
+    from scipy.optimize import linear_sum_assignment  # see _blocks.decompose
+
     row, unit = linear_sum_assignment(cost[:, column_of_unit])
     volunteer = column_of_unit[unit]
     kept = feasible[row, volunteer]
