@@ -331,10 +331,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(schedule.Recorder(schedule.DURATIONS), "durations")
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by the markers given here
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("dist", "no") == "loadscope":
-        items[:] = schedule.longest_first(items, schedule.recorded())
     for item in items:
         callspec = getattr(item, "callspec", None)
         params = callspec.params.values() if callspec else ()
@@ -343,6 +341,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         tags = {value for value in params if isinstance(value, str)}
         if deep_reason(item.nodeid, tags) is not None:
             item.add_marker(pytest.mark.deep)
+
+
+@pytest.hookimpl(tryfirst=True)  # before an xdist worker sends its collection to the controller
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """In an xdist worker (``make test``) the collection, and so the order the controller hands
+    out the scopes in, is longest first (tests/schedule.py); every worker sorts it alike."""
+    if hasattr(session.config, "workerinput"):
+        session.items[:] = schedule.longest_first(session.items, schedule.recorded())
 
 
 @pytest.hookimpl(optionalhook=True)
