@@ -128,8 +128,10 @@ def _write(session: Session) -> None:
     rows = list(pending)
     pending.clear()
     # A savepoint rolled back from now on drops only what it records after this write.
-    marks = session.info.get(_MARKS)
-    for transaction in list(marks or ()):
+    marks: weakref.WeakKeyDictionary[SessionTransaction, int] = session.info.get(
+        _MARKS, weakref.WeakKeyDictionary()
+    )
+    for transaction in list(marks):
         marks[transaction] = 0
     session.flush()
     connection = session.connection()
