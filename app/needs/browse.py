@@ -198,6 +198,28 @@ async def get_visible(session: AsyncSession, user: User, need_id: int) -> Need:
     return need
 
 
+@functools.lru_cache(maxsize=STATEMENTS_KEPT)
+def _held_statement(scope_code: str | None) -> Select[Need, Pairing]:
+    scope = Scope(scope_code) if scope_code is not None else None
+    return (
+        select(Need, Pairing)
+        .outerjoin(Pairing, pairings.holds(Need.id))
+        .where(Need.id == bindparam("need_id"), _visible_in(scope))
+        .limit(1)
+    )
+
+
+async def get_visible_held(
+    session: AsyncSession, user: User, need_id: int
+) -> tuple[Need, Pairing | None]:
+    """The need, if ``user`` may see it (404 otherwise), and the pairing that holds it (active
+    or delivered), if any, in one read: the start of an action on a need someone holds."""
+    row = (await session.execute(_held_statement(_scope_code(user)), {"need_id": need_id})).first()
+    if row is None:
+        raise NotFound(f"No need {need_id}", code="need_not_found")
+    return row[0], row[1]
+
+
 _SORT_KEYS = {
     "newest": ((Need.created_at, Need.id), True),
     "urgent": ((Need.urgency, Need.created_at, Need.id), True),

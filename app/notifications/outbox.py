@@ -115,10 +115,12 @@ _ONE_VILLAGE_ADMINS = select(User.id, User.scope_code).where(
 _ENDPOINTS = select(WebhookEndpoint.id, WebhookEndpoint.events).where(
     WebhookEndpoint.disabled_at.is_(None), WebhookEndpoint.deleted_at.is_(None)
 )
-# Most changes tell one recipient: its row goes in as one INSERT … RETURNING, several as one
-# statement of many rows that hands back their ids in the rows' order.
+# Notifications that an endpoint listens for need their ids for its deliveries: one goes in as
+# one INSERT … RETURNING, several as one statement of many rows that hands back their ids in the
+# rows' order. The others (most: few endpoints listen for every type) go in as one statement.
 _INSERT_ONE = insert(Notification).returning(Notification.id)
 _INSERT_MANY = insert(Notification).returning(Notification.id, sort_by_parameter_order=True)
+_INSERT_PLAIN = insert(Notification)
 
 
 def village_admins(connection: Connection, villages: Iterable[str]) -> dict[str, list[int]]:
@@ -232,6 +234,17 @@ def emit(
         ).scalar_one_or_none()
         if new_id is not None:
             written.append((new_id, message.type, visible, at))
+    endpoints = _endpoints(connection) if any(n[2] is not None for n in written) else None
+    shown = {row["type"] for row in plain if row["visible_at"] is not None}
+    if shown and endpoints is None:
+        endpoints = _endpoints(connection)
+    if not any(kind in endpoint.events for endpoint in endpoints or () for kind in shown):
+        # No endpoint listens for any of them: their ids are not needed for deliveries, so
+        # they go in as one statement of many rows that hands nothing back.
+        if plain:
+            connection.execute(_INSERT_PLAIN, plain)
+        fan_out(connection, written, endpoints)
+        return len(written) + len(plain)
     ids: list[int] = []
     if len(plain) == 1:
         ids = [connection.execute(_INSERT_ONE, plain[0]).scalar_one()]
@@ -241,20 +254,27 @@ def emit(
         (i, row["type"], row["visible_at"], row["created_at"])
         for i, row in zip(ids, plain, strict=True)
     ]
-    fan_out(connection, written)
+    fan_out(connection, written, endpoints)
     return len(written)
+
+
+def _endpoints(connection: Connection) -> Sequence[Any]:
+    return connection.execute(_ENDPOINTS).all()
 
 
 def fan_out(
     connection: Connection,
     notifications: Sequence[tuple[int, str, dt.datetime | None, dt.datetime]],
+    endpoints: Sequence[Any] | None = None,
 ) -> int:
     """A pending delivery of each shown notification to every live endpoint of its type, made
-    when the notification was (the last of each tuple: id, type, shown from, made)."""
+    when the notification was (the last of each tuple: id, type, shown from, made);
+    ``endpoints``: the live endpoints, if just read."""
     shown = [n for n in notifications if n[2] is not None]
     if not shown:
         return 0
-    endpoints = connection.execute(_ENDPOINTS).all()
+    if endpoints is None:
+        endpoints = _endpoints(connection)
     rows = [
         {
             "endpoint_id": endpoint.id, "notification_id": notification_id, "status": "pending",

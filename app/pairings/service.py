@@ -12,8 +12,9 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, Select, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from app.accounts.models import User
 from app.accounts.policy import admin_scope, require
@@ -73,6 +74,7 @@ _SUPERSEDE = (
     .returning(Pairing.id, Pairing.county_code)
     .execution_options(synchronize_session=False)
 )
+_INSERT_ONE = insert(Pairing).returning(Pairing.id)
 _HOLDING = select(Pairing).where(
     Pairing.need_id == bindparam("need_id"), Pairing.status.in_(HOLDING)
 )
@@ -102,20 +104,18 @@ async def start_claim(
 ) -> Pairing:
     """The active pairing of a direct claim (the need was just moved to claimed)."""
     now = utcnow()
-    pairing = Pairing(
-        need_id=need_id,
-        donor_id=donor_id,
-        source="claim",
-        status="active",
-        predicted_success=predicted_success,
-        village_code=village_code,
-        county_code=county_code,
-        created_at=now,
-        active_at=now,
-        expires_at=now + hold,
-    )
+    values = {
+        "need_id": need_id, "donor_id": donor_id, "offer_id": None, "run_id": None,
+        "source": "claim", "status": "active", "predicted_success": predicted_success,
+        "score": None, "village_code": village_code, "county_code": county_code,
+        "created_at": now, "expires_at": now + hold, "active_at": now, "delivered_at": None,
+        "ended_at": None, "delivery_note": None, "thanks": None,
+    }  # fmt: skip
+    new_id = (await statements.run(session, _INSERT_ONE, values)).scalar()
+    # The row as written, held by the session like one it loaded.
+    pairing = Pairing(id=new_id, **values)
+    make_transient_to_detached(pairing)
     session.add(pairing)
-    await session.flush()
     await events.record(session, **_event(pairing, "claim", None, actor_id=donor_id))
     return pairing
 
@@ -164,6 +164,11 @@ async def supersede_proposals(
         ],
     )  # fmt: skip
     return len(ended)
+
+
+def holds(need_id: Any) -> ColumnElement[bool]:
+    """SQL: the pairing holds the need (a column): it is active or delivered."""
+    return and_(Pairing.need_id == need_id, Pairing.status.in_(HOLDING))
 
 
 async def holding(session: AsyncSession, need_id: int) -> Pairing | None:
