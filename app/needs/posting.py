@@ -6,7 +6,6 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
 
 from app.accounts.models import User
 from app.accounts.policy import admin_scope
@@ -83,9 +82,7 @@ async def create_need(
             code="open_need_exists",
         )
     # The row as written, held by the session like one it loaded.
-    need = Need(id=new_id, **values)
-    make_transient_to_detached(need)
-    session.add(need)
+    need = statements.hold(session, Need, {"id": new_id, **values})
     await need_event(session, need, "post", None, actor_id=admin.id)
     return need
 

@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
 
 from app.accounts.models import User
 from app.accounts.policy import admin_scope, require
@@ -113,9 +112,7 @@ async def start_claim(
     }  # fmt: skip
     new_id = (await statements.run(session, _INSERT_ONE, values)).scalar()
     # The row as written, held by the session like one it loaded.
-    pairing = Pairing(id=new_id, **values)
-    make_transient_to_detached(pairing)
-    session.add(pairing)
+    pairing = statements.hold(session, Pairing, {"id": new_id, **values})
     await events.record(session, **_event(pairing, "claim", None, actor_id=donor_id))
     return pairing
 
