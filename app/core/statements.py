@@ -6,21 +6,31 @@ statement itself on the hot paths. :func:`run` flushes what the session holds fi
 session does before each statement, so the statement sees every change made so far; then it
 runs the statement on the transaction's connection and hands back what it returned, read at
 once: its rows if it returns rows, else how many rows it changed.
+
+On SQLite a kept statement is compiled once, with the processors of its parameters' and
+columns' types, and each execution goes to the DB-API cursor of the transaction's connection
+with the values bound as SQLAlchemy binds them (the same SQL, the same values, the same rows):
+the execution context, result object and events SQLAlchemy builds around every statement cost
+several times what SQLite spends on these. A statement whose SQL depends on its values (an IN
+list expanded at execution) runs through SQLAlchemy, as does every statement of an engine that
+echoes its SQL; errors are raised as SQLAlchemy raises them.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Executable
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, class_mapper, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.compiler import SQLCompiler
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +65,111 @@ def _connection(session: Session) -> Connection:
     return connection
 
 
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Direct:
+    """A kept statement compiled for SQLite: its SQL, its parameters in order with their
+    processors, and its result columns' processors (None: it returns no rows)."""
+
+    compiled: SQLCompiler
+    sql: str
+    names: tuple[str, ...]
+    binds: tuple[Processor, ...]
+    results: tuple[Processor, ...] | None
+
+
+_DIRECT: dict[Any, _Direct | None] = {}
+
+
+def _bind_processor(kind: Any, dialect: Dialect) -> Processor:
+    return kind.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
+
+
+def _direct(
+    statement: Executable, dialect: Dialect, parameters: Mapping[str, Any]
+) -> _Direct | None:
+    """``statement`` compiled for the DB-API cursor, once for the names of the values it is
+    given (an INSERT writes the columns given); None where SQLAlchemy must run it."""
+    key = (statement, tuple(parameters))
+    if key in _DIRECT:
+        return _DIRECT[key]
+    found: _Direct | None = None
+    compiled = cast(
+        SQLCompiler,
+        statement.compile(dialect=dialect, column_keys=list(parameters)),  # type: ignore[attr-defined]
+    )
+    if (
+        compiled.positional
+        and compiled.positiontup is not None
+        and not (compiled.post_compile_params or compiled.literal_execute_params)
+    ):
+        types = {name: bind.type for bind, name in compiled.bind_names.items()}
+        names = tuple(compiled.positiontup)
+        columns = getattr(statement, "exported_columns", ())
+        returns = getattr(statement, "is_select", False) or bool(columns)
+        found = _Direct(
+            compiled=compiled,
+            sql=compiled.string,
+            names=names,
+            binds=tuple(
+                types[name].dialect_impl(dialect).bind_processor(dialect) for name in names
+            ),
+            results=tuple(
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in columns
+            )
+            if returns
+            else None,
+        )
+    if len(_DIRECT) > 4096:  # kept statements are few; anything else is not kept here
+        _DIRECT.clear()
+    _DIRECT[key] = found
+    return found
+
+
+def _run_direct(connection: Connection, direct: _Direct, parameters: Mapping[str, Any]) -> Outcome:
+    values = direct.compiled.construct_params(parameters)
+    bound = [
+        value if process is None else process(value)
+        for value, process in zip(
+            (values[name] for name in direct.names), direct.binds, strict=True
+        )
+    ]
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(direct.sql, bound)
+        rows: Sequence[tuple[Any, ...]] = ()
+        if direct.results is not None:
+            processors = direct.results
+            rows = [
+                tuple(
+                    value if process is None else process(value)
+                    for value, process in zip(row, processors, strict=True)
+                )
+                for row in cursor.fetchall()
+            ]
+        count = cursor.rowcount
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise sa_exc.DBAPIError.instance(
+            direct.sql, bound, error, connection.dialect.loaded_dbapi.Error,
+            dialect=connection.dialect,
+        ) from error  # fmt: skip
+    finally:
+        cursor.close()
+    return Outcome(rows, count)
+
+
 def _run(session: Session, statement: Executable, parameters: Mapping[str, Any]) -> Outcome:
     session.flush()
-    result = _connection(session).execute(statement, parameters)
+    connection = _connection(session)
+    dialect = connection.dialect
+    if dialect.name == "sqlite" and not connection.engine.echo:
+        direct = _direct(statement, dialect, parameters)
+        if direct is not None:
+            return _run_direct(connection, direct, parameters)
+    result = connection.execute(statement, parameters)
     # Rows are tuples (unpacked, indexed) as they come: no copy.
     rows = cast(Sequence[tuple[Any, ...]], result.all()) if result.returns_rows else ()
     return Outcome(rows, result.rowcount)

@@ -12,7 +12,18 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
@@ -165,7 +176,8 @@ async def supersede_proposals(
 
 def holds(need_id: Any) -> ColumnElement[bool]:
     """SQL: the pairing holds the need (a column): it is active or delivered."""
-    return and_(Pairing.need_id == need_id, Pairing.status.in_(HOLDING))
+    # Spelled out, not an IN list: its SQL is then the same at every execution.
+    return and_(Pairing.need_id == need_id, or_(*(Pairing.status == state for state in HOLDING)))
 
 
 async def holding(session: AsyncSession, need_id: int) -> Pairing | None:
