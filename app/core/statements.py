@@ -13,7 +13,9 @@ with the values bound as SQLAlchemy binds them (the same SQL, the same values, t
 the execution context, result object and events SQLAlchemy builds around every statement cost
 several times what SQLite spends on these. A statement whose SQL depends on its values (an IN
 list expanded at execution) runs through SQLAlchemy, as does every statement of an engine that
-echoes its SQL; errors are raised as SQLAlchemy raises them.
+echoes its SQL or has listeners of its cursor's executions; errors are raised as SQLAlchemy
+raises them. :func:`driver_sql` does the same for the savepoints and BEGIN of SQLite
+(:mod:`app.core.db`).
 """
 
 from __future__ import annotations
@@ -161,12 +163,41 @@ def _run_direct(connection: Connection, direct: _Direct, parameters: Mapping[str
     return Outcome(rows, count)
 
 
+def _plain(connection: Connection) -> bool:
+    """Whether ``connection``'s statements may go to its DB-API cursor directly: SQLite, no
+    echo, nobody listening to the cursor."""
+    dispatch = connection.dispatch
+    return (
+        connection.dialect.name == "sqlite"
+        and not connection.engine.echo
+        and not dispatch.before_cursor_execute
+        and not dispatch.after_cursor_execute
+    )
+
+
+def driver_sql(connection: Connection, sql: str) -> None:
+    """Run ``sql``, a statement without values or rows (a SAVEPOINT, a BEGIN), as a kept
+    statement runs: on SQLite on the DB-API cursor, else through SQLAlchemy."""
+    if not _plain(connection):
+        connection.exec_driver_sql(sql)
+        return
+    dbapi = connection.dialect.loaded_dbapi
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql)
+    except dbapi.Error as error:
+        raise sa_exc.DBAPIError.instance(
+            sql, (), error, dbapi.Error, dialect=connection.dialect
+        ) from error
+    finally:
+        cursor.close()
+
+
 def _run(session: Session, statement: Executable, parameters: Mapping[str, Any]) -> Outcome:
     session.flush()
     connection = _connection(session)
-    dialect = connection.dialect
-    if dialect.name == "sqlite" and not connection.engine.echo:
-        direct = _direct(statement, dialect, parameters)
+    if _plain(connection):
+        direct = _direct(statement, connection.dialect, parameters)
         if direct is not None:
             return _run_direct(connection, direct, parameters)
     result = connection.execute(statement, parameters)

@@ -219,11 +219,15 @@ async def _check_open_claims(session: AsyncSession, donor: User, limit: int) -> 
     return known
 
 
+_NEED = select(*statements.columns(Need)).where(Need.id == bindparam("need_id"))
+
+
 async def accept_proposal(session: AsyncSession, need_id: int, *, actor_id: int) -> Need:
     """The need side of a donor accepting its proposal: published → claimed."""
-    need = await session.get(Need, need_id)
-    if need is None:
+    rows = (await statements.run(session, _NEED, {"need_id": need_id})).rows
+    if not rows:
         raise Conflict("The need of this proposal is gone", code="need_changed")
+    need = statements.entity(session, Need, rows[0])
     _check_not_paid_with_money(need)
     await move(session, need, "accept", actor_id=actor_id)
     return need

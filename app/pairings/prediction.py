@@ -129,5 +129,12 @@ async def predict(
     (``known``: its standing, if just read)."""
     model = await load_model(session)
     record = known or await standing(session, donor_id)
-    probability = model.probability([category], [CLAIM_BAND], [record.successes], [record.failures])
+    return _claim_probability(model, category, record.successes, record.failures)
+
+
+@functools.lru_cache(maxsize=4096)
+def _claim_probability(model: SuccessModel, category: str, successes: int, failures: int) -> float:
+    # The model is kept while its segments stay the same (read-only arrays): a claim of the
+    # same category by a donor of the same record gets the same answer, computed once.
+    probability = model.probability([category], [CLAIM_BAND], [successes], [failures])
     return round(float(probability[0]), 6)

@@ -88,7 +88,7 @@ _INSERT_ONE = insert(Pairing).returning(Pairing.id)
 _HOLDING = select(Pairing).where(
     Pairing.need_id == bindparam("need_id"), Pairing.status.in_(HOLDING)
 )
-_OWN = select(Pairing).where(
+_OWN = select(*statements.columns(Pairing)).where(
     Pairing.id == bindparam("pairing_id"), Pairing.donor_id == bindparam("donor_id")
 )
 _UNDELIVERED_CLAIMS = (
@@ -244,11 +244,12 @@ def is_proposed(need_id: Any) -> Any:
 
 async def own_pairing(session: AsyncSession, donor: User, pairing_id: int, action: str) -> Pairing:
     """The donor's own pairing, if ``action`` is one its state allows to its holder."""
-    pairing: Pairing | None = await session.scalar(
-        _OWN, {"pairing_id": pairing_id, "donor_id": donor.id}
-    )
-    if pairing is None:
+    rows = (
+        await statements.run(session, _OWN, {"pairing_id": pairing_id, "donor_id": donor.id})
+    ).rows
+    if not rows:
         raise NotFound(f"No pairing {pairing_id}", code="pairing_not_found")
+    pairing = statements.entity(session, Pairing, rows[0])
     require(donor, TABLE.check(pairing.status, action).by, holder_id=pairing.donor_id)
     return pairing
 
