@@ -163,7 +163,9 @@ def make_engine(settings: Settings, *, command_timeout: float | None = None) -> 
             pool_size=5,
             max_overflow=5,
             pool_timeout=30,
-            connect_args={"timeout": 30},
+            # Each connection keeps its prepared statements: the kept ones, and the savepoints of
+            # a long transaction (each name a statement of its own), outnumber the default 128.
+            connect_args={"timeout": 30, "cached_statements": 1024},
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)

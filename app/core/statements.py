@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Executable
+from sqlalchemy import ColumnElement, Executable, literal_column
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Connection, Dialect
@@ -68,6 +68,16 @@ def _connection(session: Session) -> Connection:
 
 
 Processor = Callable[[Any], Any] | None
+
+
+def constant(value: str) -> ColumnElement[Any]:
+    """``value``, a fixed word (a state's name), written into a kept statement's SQL rather than
+    bound: SQLite plans a statement again at every execution when a bound value might let it
+    use a partial index (the open needs', the holding and proposed pairings'), which costs
+    several times the statement itself."""
+    if not value.replace("_", "").isalnum():
+        raise ValueError(f"not a plain word: {value!r}")
+    return literal_column(f"'{value}'")
 
 
 @dataclass(frozen=True, slots=True)

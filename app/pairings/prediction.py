@@ -98,10 +98,12 @@ async def donor_records(
 
 # A claim reads the donor's standing once: its claims not yet delivered (what the open-claim
 # cap counts) and its record (what the prediction weighs), in one statement built once.
+# Its states are written into its SQL (statements.constant), so that it is the same SQL at every
+# execution.
 _STANDING = select(
     func.count(case((and_(Pairing.source == "claim", Pairing.status == "active"), 1))),
-    func.count(case((Pairing.status.in_(SUCCESS), 1))),
-    func.count(case((Pairing.status.in_(FAILURE), 1))),
+    func.count(case((Pairing.status.in_([statements.constant(s) for s in SUCCESS]), 1))),
+    func.count(case((Pairing.status.in_([statements.constant(s) for s in FAILURE]), 1))),
 ).where(Pairing.donor_id == bindparam("donor_id"))
 
 

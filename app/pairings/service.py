@@ -20,7 +20,6 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
-    or_,
     select,
     update,
 )
@@ -76,7 +75,9 @@ async def move(
 # more than running it); their values are bound at execution.
 _SUPERSEDE = (
     update(Pairing)
-    .where(Pairing.need_id == bindparam("of_need"), Pairing.status == "proposed")
+    .where(
+        Pairing.need_id == bindparam("of_need"), Pairing.status == statements.constant("proposed")
+    )
     .values(
         status=TABLE.check("proposed", "supersede").to,
         ended_at=bindparam("now", type_=Pairing.__table__.c.ended_at.type),
@@ -85,6 +86,7 @@ _SUPERSEDE = (
     .execution_options(synchronize_session=False)
 )
 _INSERT_ONE = insert(Pairing).returning(Pairing.id)
+
 _HOLDING = select(Pairing).where(
     Pairing.need_id == bindparam("need_id"), Pairing.status.in_(HOLDING)
 )
@@ -176,8 +178,12 @@ async def supersede_proposals(
 
 def holds(need_id: Any) -> ColumnElement[bool]:
     """SQL: the pairing holds the need (a column): it is active or delivered."""
-    # Spelled out, not an IN list: its SQL is then the same at every execution.
-    return and_(Pairing.need_id == need_id, or_(*(Pairing.status == state for state in HOLDING)))
+    # The states written into the SQL, not a list expanded at each execution: its SQL is then
+    # the same every time, and SQLite plans it once (see statements.constant).
+    return and_(
+        Pairing.need_id == need_id,
+        Pairing.status.in_([statements.constant(state) for state in HOLDING]),
+    )
 
 
 async def holding(session: AsyncSession, need_id: int) -> Pairing | None:
