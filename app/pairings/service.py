@@ -29,7 +29,7 @@ from app.accounts.models import User
 from app.accounts.policy import admin_scope, require
 from app.core import statements
 from app.core.db import utcnow
-from app.core.errors import Conflict, NotFound
+from app.core.errors import NotFound
 from app.core.pagination import page_by_id
 from app.core.transitions import compare_and_set, move_each
 from app.events import service as events
@@ -92,15 +92,6 @@ _HOLDING = select(Pairing).where(
 )
 _OWN = select(*statements.columns(Pairing)).where(
     Pairing.id == bindparam("pairing_id"), Pairing.donor_id == bindparam("donor_id")
-)
-_UNDELIVERED_CLAIMS = (
-    select(func.count())
-    .select_from(Pairing)
-    .where(
-        Pairing.donor_id == bindparam("donor_id"),
-        Pairing.source == "claim",
-        Pairing.status == "active",
-    )
 )
 
 
@@ -192,17 +183,6 @@ async def holding(session: AsyncSession, need_id: int) -> Pairing | None:
     return pairing
 
 
-async def held_by(session: AsyncSession, need_id: int) -> Pairing:
-    """The holding pairing of a need whose state says it is held; 409 if it has just moved."""
-    pairing = await holding(session, need_id)
-    if pairing is None:
-        raise Conflict(
-            "The need was changed by someone else while you were acting; reload it",
-            code="need_changed",
-        )
-    return pairing
-
-
 async def delivery_of(session: AsyncSession, need_id: int) -> Pairing | None:
     """The need's delivery: the pairing that holds it (active or delivered) or confirmed it."""
     return await session.scalar(
@@ -224,12 +204,6 @@ async def has_pairing(session: AsyncSession, donor_id: int, need_id: int) -> boo
         select(Pairing.id).where(Pairing.need_id == need_id, Pairing.donor_id == donor_id).limit(1)
     )
     return found is not None
-
-
-async def undelivered_claims(session: AsyncSession, donor_id: int) -> int:
-    """The donor's direct claims not yet delivered: what the open-claim cap counts."""
-    count = (await statements.run(session, _UNDELIVERED_CLAIMS, {"donor_id": donor_id})).scalar()
-    return int(count or 0)
 
 
 def proposed_units() -> Select[int | None, int]:
