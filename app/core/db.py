@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
-from app.core import breaker
+from app.core import breaker, statements
 from app.core.direct import Direct
 from app.core.errors import AppError
 from app.core.settings import Settings
@@ -117,7 +117,7 @@ def _sqlite_begin(connection: Connection) -> None:
     # A write transaction takes the write lock up front (IMMEDIATE): otherwise two transactions
     # that both read first and then write would fail with SQLITE_BUSY instead of waiting.
     immediate = connection.get_execution_options().get(WRITE_OPTION, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    statements.driver_sql(connection, "BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _savepoints_as_text(engine: AsyncEngine) -> None:
@@ -126,15 +126,16 @@ def _savepoints_as_text(engine: AsyncEngine) -> None:
     SQLAlchemy names each savepoint anew (sa_savepoint_1, _2, …) and compiles the clause again
     for every name, since no two are alike; a savepoint around each step of a busy service (or
     each action of the simulation) made that compiling a measurable share of the step. The text
-    is the same the compiler writes; it still runs through the connection, with its events and
-    its error handling.
+    is the same the compiler writes; on SQLite it goes to the DB-API cursor as a kept statement
+    does (:func:`app.core.statements.driver_sql`: SQLAlchemy's own errors, and its way where
+    someone listens to the cursor), elsewhere through the connection.
     """
     dialect = engine.sync_engine.dialect
     preparer: Any = dialect.identifier_preparer
 
     def sql(verb: str) -> Callable[[Connection, str], None]:
         def emit(connection: Connection, name: str) -> None:
-            connection.exec_driver_sql(f"{verb} {preparer.format_savepoint(None, name)}")
+            statements.driver_sql(connection, f"{verb} {preparer.format_savepoint(None, name)}")
 
         return emit
 
@@ -162,7 +163,9 @@ def make_engine(settings: Settings, *, command_timeout: float | None = None) -> 
             pool_size=5,
             max_overflow=5,
             pool_timeout=30,
-            connect_args={"timeout": 30},
+            # Each connection keeps its prepared statements: the kept ones, and the savepoints of
+            # a long transaction (each name a statement of its own), outnumber the default 128.
+            connect_args={"timeout": 30, "cached_statements": 1024},
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
 from app.accounts.policy import admin_scope
+from app.core import statements
 from app.core.crypto import Vault
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, PreconditionFailed, Unprocessable
@@ -78,6 +79,35 @@ def _in_scope_statement(scope_code: str) -> Select[Household]:
     return select(Household).where(
         Household.id == bindparam("household_id"), Scope(scope_code).where(Household.village_code)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a household is: what a need posted for it records."""
+
+    id: int
+    village_code: str
+    county_code: str
+
+
+@functools.lru_cache(maxsize=1024)
+def _place_statement(scope_code: str) -> Select[int, str, str]:
+    # Every need posted reads where its household is: built once for each scope.
+    return select(Household.id, Household.village_code, Household.county_code).where(
+        Household.id == bindparam("household_id"), Scope(scope_code).where(Household.village_code)
+    )
+
+
+async def place_in_scope(session: AsyncSession, scope: Scope, household_id: int) -> Place:
+    """Where the household is, if ``scope`` covers it, else ``NotFound`` (as
+    :func:`get_in_scope`, without loading the household's record)."""
+    rows = (
+        await statements.run(session, _place_statement(scope.code), {"household_id": household_id})
+    ).rows
+    if not rows:
+        raise _not_found(household_id)
+    found, village_code, county_code = rows[0]
+    return Place(found, village_code, county_code)
 
 
 async def get_in_scope(session: AsyncSession, scope: Scope, household_id: int) -> Household:

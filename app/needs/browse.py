@@ -198,6 +198,41 @@ async def get_visible(session: AsyncSession, user: User, need_id: int) -> Need:
     return need
 
 
+_PAIRING_COLUMNS = statements.columns(Pairing)
+
+
+@functools.lru_cache(maxsize=STATEMENTS_KEPT)
+def _held_statement(scope_code: str | None) -> Select[Any]:
+    scope = Scope(scope_code) if scope_code is not None else None
+    return (
+        select(*_NEED_COLUMNS, *_PAIRING_COLUMNS)
+        .select_from(Need)
+        .outerjoin(Pairing, pairings.holds(Need.id))
+        .where(Need.id == bindparam("need_id"), _visible_in(scope))
+        .limit(1)
+    )
+
+
+async def get_visible_held(
+    session: AsyncSession, user: User, need_id: int
+) -> tuple[Need, Pairing | None]:
+    """The need, if ``user`` may see it (404 otherwise), and the pairing that holds it (active
+    or delivered), if any, in one read: the start of every action on a need.
+
+    One kept statement of plain columns; the entities are the session's own where it holds
+    them already, as a query would give them."""
+    rows = (
+        await statements.run(session, _held_statement(_scope_code(user)), {"need_id": need_id})
+    ).rows
+    if not rows:
+        raise NotFound(f"No need {need_id}", code="need_not_found")
+    row, split = rows[0], len(_NEED_COLUMNS)
+    need = statements.entity(session, Need, row[:split])
+    if row[split] is None:  # the pairing's id: no pairing holds the need
+        return need, None
+    return need, statements.entity(session, Pairing, row[split:])
+
+
 _SORT_KEYS = {
     "newest": ((Need.created_at, Need.id), True),
     "urgent": ((Need.urgency, Need.created_at, Need.id), True),

@@ -24,12 +24,12 @@ from app.core.errors import Conflict
 from app.core.settings import Settings
 from app.core.transitions import compare_and_set, move_each
 from app.events import service as events
-from app.needs.browse import get_visible
+from app.needs.browse import get_visible_held
 from app.needs.models import Need
 from app.needs.states import TABLE
 from app.pairings import service as pairings
 from app.pairings.models import Pairing
-from app.pairings.prediction import predict
+from app.pairings.prediction import Standing, predict, standing
 
 HOLD_PASSED = "claim hold passed"
 DEADLINE_PASSED = "deadline passed"
@@ -80,9 +80,15 @@ async def _begin(
 
     404 outside what the user may see, 409 naming the allowed actions, 403 for the wrong actor.
     """
-    need = await get_visible(session, user, need_id)
+    need, holder = await get_visible_held(session, user, need_id)
     by = TABLE.check(need.status, action).by
-    holder = await pairings.held_by(session, need.id) if need.status in HELD else None
+    if need.status not in HELD:
+        holder = None
+    elif holder is None:  # its pairing has just moved
+        raise Conflict(
+            "The need was changed by someone else while you were acting; reload it",
+            code="need_changed",
+        )
     require(user, by, holder_id=holder.donor_id if holder else None)
     return need, holder
 
@@ -114,8 +120,8 @@ async def claim(
     """First come, first served: exactly one donor wins a published need."""
     need, _ = await _begin(session, donor, need_id, "claim")
     _check_not_paid_with_money(need)
-    await _check_open_claims(session, donor, settings.max_open_claims)
-    probability = await predict(session, donor_id=donor.id, category=need.category)
+    known = await _check_open_claims(session, donor, settings.max_open_claims)
+    probability = await predict(session, donor_id=donor.id, category=need.category, known=known)
     await move(session, need, "claim", actor_id=donor.id)
     await pairings.supersede_proposals(
         session, need.id, actor_id=donor.id, reason="claimed directly"
@@ -193,14 +199,16 @@ async def settle(session: AsyncSession, need_id: int, source: str, *, actor_id: 
 _LOCK_DONOR = select(User.id).where(User.id == bindparam("donor_id")).with_for_update()
 
 
-async def _check_open_claims(session: AsyncSession, donor: User, limit: int) -> None:
-    """The cap counts the donor's claims not yet delivered; a delivery frees a place."""
+async def _check_open_claims(session: AsyncSession, donor: User, limit: int) -> Standing:
+    """The cap counts the donor's claims not yet delivered; a delivery frees a place. The
+    donor's standing, read for the count, is handed on to the prediction."""
     # Lock the donor's row so that two concurrent claims by one donor cannot both pass the
     # count. On SQLite the write transaction is already exclusive, and SQLite has no FOR UPDATE:
     # the statement would only read the id, so it is not sent.
     if session.get_bind().dialect.name != "sqlite":
         await statements.run(session, _LOCK_DONOR, {"donor_id": donor.id})
-    held = await pairings.undelivered_claims(session, donor.id)
+    known = await standing(session, donor.id)
+    held = known.undelivered_claims
     if held >= limit:
         raise Conflict(
             f"You hold {held} claims not yet delivered, the most allowed; "
@@ -208,13 +216,18 @@ async def _check_open_claims(session: AsyncSession, donor: User, limit: int) -> 
             code="too_many_open_claims",
             limit=limit,
         )
+    return known
+
+
+_NEED = select(*statements.columns(Need)).where(Need.id == bindparam("need_id"))
 
 
 async def accept_proposal(session: AsyncSession, need_id: int, *, actor_id: int) -> Need:
     """The need side of a donor accepting its proposal: published → claimed."""
-    need = await session.get(Need, need_id)
-    if need is None:
+    rows = (await statements.run(session, _NEED, {"need_id": need_id})).rows
+    if not rows:
         raise Conflict("The need of this proposal is gone", code="need_changed")
+    need = statements.entity(session, Need, rows[0])
     _check_not_paid_with_money(need)
     await move(session, need, "accept", actor_id=actor_id)
     return need

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
 from app.accounts.policy import admin_scope
+from app.core import statements
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidTransition, PreconditionFailed, Unprocessable
 from app.core.settings import Settings
@@ -31,11 +33,19 @@ def _check_value(settings: Settings, category: str, value_fen: int | None) -> No
         )
 
 
+# A need is posted with one statement, built once for each engine: the database's unique index
+# of open needs (one of a category per household) turns a second one into no row, not an error.
+_INSERT = {
+    name: insert(Need).on_conflict_do_nothing().returning(Need.id)
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+
 async def create_need(
     session: AsyncSession, admin: User, data: NeedCreate, settings: Settings
 ) -> Need:
     """Post a need for a household in the admin's scope."""
-    household = await households_service.get_in_scope(
+    household = await households_service.place_in_scope(
         session, admin_scope(admin), data.household_id
     )
     _check_value(settings, data.category, data.value_fen)
@@ -43,32 +53,36 @@ async def create_need(
         raise Unprocessable("The deadline must be a future date", code="deadline_in_past")
     now = utcnow()
     status = "published" if data.origin == "admin" else "pending_review"
-    need = Need(
-        household_id=household.id,
-        village_code=household.village_code,
-        county_code=household.county_code,
-        category=data.category,
-        title=data.title,
-        description=data.description,
-        value_fen=data.value_fen,
-        urgency=data.urgency,
-        deadline=data.deadline,
-        origin=data.origin,
-        status=status,
-        version=1,
-        created_by_id=admin.id,
-        created_at=now,
-        updated_at=now,
-        published_at=now if status == "published" else None,
-    )
-    try:
-        async with session.begin_nested():
-            session.add(need)
-    except IntegrityError as exc:
+    values = {
+        "household_id": household.id,
+        "village_code": household.village_code,
+        "county_code": household.county_code,
+        "category": data.category,
+        "title": data.title,
+        "description": data.description,
+        "value_fen": data.value_fen,
+        "urgency": data.urgency,
+        "deadline": data.deadline,
+        "origin": data.origin,
+        "status": status,
+        "version": 1,
+        "funding_source": None,
+        "created_by_id": admin.id,
+        "created_at": now,
+        "updated_at": now,
+        "published_at": now if status == "published" else None,
+        "fulfilled_at": None,
+        "closed_reason": None,
+    }
+    dialect = session.get_bind().dialect.name
+    new_id = (await statements.run(session, _INSERT[dialect], values)).scalar()
+    if new_id is None:
         raise Conflict(
             f"Household {household.id} already has an open {data.category} need",
             code="open_need_exists",
-        ) from exc
+        )
+    # The row as written, held by the session like one it loaded.
+    need = statements.hold(session, Need, {"id": new_id, **values})
     await need_event(session, need, "post", None, actor_id=admin.id)
     return need
 

@@ -73,6 +73,7 @@ class Message:
     pairing_id: int | None
     data: dict[str, Any] = field(default_factory=dict)
     key: str | None = None
+    at: dt.datetime | None = None  # when it was told (None: when it is written)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +115,12 @@ _ONE_VILLAGE_ADMINS = select(User.id, User.scope_code).where(
 _ENDPOINTS = select(WebhookEndpoint.id, WebhookEndpoint.events).where(
     WebhookEndpoint.disabled_at.is_(None), WebhookEndpoint.deleted_at.is_(None)
 )
-# Most changes tell one recipient: its row goes in as one INSERT … RETURNING, several as one
-# statement of many rows that hands back their ids in the rows' order.
+# Notifications that an endpoint listens for need their ids for its deliveries: one goes in as
+# one INSERT … RETURNING, several as one statement of many rows that hands back their ids in the
+# rows' order. The others (most: few endpoints listen for every type) go in as one statement.
 _INSERT_ONE = insert(Notification).returning(Notification.id)
 _INSERT_MANY = insert(Notification).returning(Notification.id, sort_by_parameter_order=True)
+_INSERT_PLAIN = insert(Notification)
 
 
 def village_admins(connection: Connection, villages: Iterable[str]) -> dict[str, list[int]]:
@@ -188,6 +191,7 @@ def from_events(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> No
                         rule.type, user_id, need.id, pairing.id if pairing else None,
                         {**need_data(need), "pairing_id": pairing.id if pairing else None,
                          "recipient_id": user_id},
+                        at=row.get("at"),
                     )
                 )  # fmt: skip
     emit(connection, messages)
@@ -199,24 +203,26 @@ def emit(
     """Write ``messages`` as the recipients prefer (off: not at all; digest: held for it;
     reminders: after the quiet hours), each with a delivery to every endpoint of its type.
 
-    A message with a ``key`` already written is skipped (a reminder is sent once). Returns how
+    Each is written as of its ``at`` (the time of the change it tells of), else ``now``. A
+    message with a ``key`` already written is skipped (a reminder is sent once). Returns how
     many notifications were written.
     """
     if not messages:
         return 0
     now = now or utcnow()
     plans = inbox.plans(connection, (m.user_id for m in messages if m.user_id is not None))
-    written: list[tuple[int, str, dt.datetime | None]] = []
+    written: list[tuple[int, str, dt.datetime | None, dt.datetime]] = []
     plain: list[dict[str, Any]] = []
     for message in messages:
         plan = plans.get(message.user_id) if message.user_id is not None else None
         if plan is not None and plan.mode(message.type) == "off":
             continue
-        visible = plan.visible_at(message.type, now) if plan is not None else now
+        at = message.at or now
+        visible = plan.visible_at(message.type, at) if plan is not None else at
         row = {
             "type": message.type, "user_id": message.user_id, "need_id": message.need_id,
             "pairing_id": message.pairing_id, "data": message.data, "key": message.key,
-            "visible_at": visible, "created_at": now,
+            "visible_at": visible, "created_at": at,
         }  # fmt: skip
         if message.key is None:
             plain.append(row)
@@ -227,33 +233,54 @@ def emit(
             .returning(Notification.id)
         ).scalar_one_or_none()
         if new_id is not None:
-            written.append((new_id, message.type, visible))
+            written.append((new_id, message.type, visible, at))
+    endpoints = _endpoints(connection) if any(n[2] is not None for n in written) else None
+    shown = {row["type"] for row in plain if row["visible_at"] is not None}
+    if shown and endpoints is None:
+        endpoints = _endpoints(connection)
+    if not any(kind in endpoint.events for endpoint in endpoints or () for kind in shown):
+        # No endpoint listens for any of them: their ids are not needed for deliveries, so
+        # they go in as one statement of many rows that hands nothing back.
+        if plain:
+            connection.execute(_INSERT_PLAIN, plain)
+        fan_out(connection, written, endpoints)
+        return len(written) + len(plain)
     ids: list[int] = []
     if len(plain) == 1:
         ids = [connection.execute(_INSERT_ONE, plain[0]).scalar_one()]
     elif plain:
         ids = list(connection.execute(_INSERT_MANY, plain).scalars())
-    written += [(i, row["type"], row["visible_at"]) for i, row in zip(ids, plain, strict=True)]
-    fan_out(connection, written, now)
+    written += [
+        (i, row["type"], row["visible_at"], row["created_at"])
+        for i, row in zip(ids, plain, strict=True)
+    ]
+    fan_out(connection, written, endpoints)
     return len(written)
+
+
+def _endpoints(connection: Connection) -> Sequence[Any]:
+    return connection.execute(_ENDPOINTS).all()
 
 
 def fan_out(
     connection: Connection,
-    notifications: Sequence[tuple[int, str, dt.datetime | None]],
-    now: dt.datetime,
+    notifications: Sequence[tuple[int, str, dt.datetime | None, dt.datetime]],
+    endpoints: Sequence[Any] | None = None,
 ) -> int:
-    """A pending delivery of each shown notification to every live endpoint of its type."""
+    """A pending delivery of each shown notification to every live endpoint of its type, made
+    when the notification was (the last of each tuple: id, type, shown from, made);
+    ``endpoints``: the live endpoints, if just read."""
     shown = [n for n in notifications if n[2] is not None]
     if not shown:
         return 0
-    endpoints = connection.execute(_ENDPOINTS).all()
+    if endpoints is None:
+        endpoints = _endpoints(connection)
     rows = [
         {
             "endpoint_id": endpoint.id, "notification_id": notification_id, "status": "pending",
-            "attempts": 0, "next_attempt_at": visible, "created_at": now,
+            "attempts": 0, "next_attempt_at": visible, "created_at": made,
         }
-        for notification_id, kind, visible in shown
+        for notification_id, kind, visible, made in shown
         for endpoint in endpoints
         if kind in endpoint.events
     ]  # fmt: skip

@@ -20,9 +20,10 @@ counts in band 5.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import and_, bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import statements
@@ -95,16 +96,47 @@ async def donor_records(
     return records
 
 
-_DONOR_RECORD = select(
-    func.count(case((Pairing.status.in_(SUCCESS), 1))),
-    func.count(case((Pairing.status.in_(FAILURE), 1))),
+# A claim reads the donor's standing once: its claims not yet delivered (what the open-claim
+# cap counts) and its record (what the prediction weighs), in one statement built once.
+# Its states are written into its SQL (statements.constant), so that it is the same SQL at every
+# execution.
+_STANDING = select(
+    func.count(case((and_(Pairing.source == "claim", Pairing.status == "active"), 1))),
+    func.count(case((Pairing.status.in_([statements.constant(s) for s in SUCCESS]), 1))),
+    func.count(case((Pairing.status.in_([statements.constant(s) for s in FAILURE]), 1))),
 ).where(Pairing.donor_id == bindparam("donor_id"))
 
 
-async def predict(session: AsyncSession, *, donor_id: int, category: str) -> float:
-    """The probability of success of a direct claim of a need of ``category`` by this donor."""
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """A donor's direct claims not yet delivered, and its ended pairings' outcomes."""
+
+    undelivered_claims: int
+    successes: int
+    failures: int
+
+
+async def standing(session: AsyncSession, donor_id: int) -> Standing:
+    """The donor's standing, as :func:`predict` and the open-claim cap read it."""
+    undelivered, successes, failures = (
+        await statements.run(session, _STANDING, {"donor_id": donor_id})
+    ).rows[0]
+    return Standing(int(undelivered or 0), int(successes), int(failures))
+
+
+async def predict(
+    session: AsyncSession, *, donor_id: int, category: str, known: Standing | None = None
+) -> float:
+    """The probability of success of a direct claim of a need of ``category`` by this donor
+    (``known``: its standing, if just read)."""
     model = await load_model(session)
-    record = await statements.run(session, _DONOR_RECORD, {"donor_id": donor_id})
-    successes, failures = record.rows[0]
+    record = known or await standing(session, donor_id)
+    return _claim_probability(model, category, record.successes, record.failures)
+
+
+@functools.lru_cache(maxsize=4096)
+def _claim_probability(model: SuccessModel, category: str, successes: int, failures: int) -> float:
+    # The model is kept while its segments stay the same (read-only arrays): a claim of the
+    # same category by a donor of the same record gets the same answer, computed once.
     probability = model.probability([category], [CLAIM_BAND], [successes], [failures])
     return round(float(probability[0]), 6)

@@ -12,14 +12,24 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, Select, bindparam, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
 from app.accounts.policy import admin_scope, require
 from app.core import statements
 from app.core.db import utcnow
-from app.core.errors import Conflict, NotFound
+from app.core.errors import NotFound
 from app.core.pagination import page_by_id
 from app.core.transitions import compare_and_set, move_each
 from app.events import service as events
@@ -65,7 +75,9 @@ async def move(
 # more than running it); their values are bound at execution.
 _SUPERSEDE = (
     update(Pairing)
-    .where(Pairing.need_id == bindparam("of_need"), Pairing.status == "proposed")
+    .where(
+        Pairing.need_id == bindparam("of_need"), Pairing.status == statements.constant("proposed")
+    )
     .values(
         status=TABLE.check("proposed", "supersede").to,
         ended_at=bindparam("now", type_=Pairing.__table__.c.ended_at.type),
@@ -73,20 +85,13 @@ _SUPERSEDE = (
     .returning(Pairing.id, Pairing.county_code)
     .execution_options(synchronize_session=False)
 )
+_INSERT_ONE = insert(Pairing).returning(Pairing.id)
+
 _HOLDING = select(Pairing).where(
     Pairing.need_id == bindparam("need_id"), Pairing.status.in_(HOLDING)
 )
-_OWN = select(Pairing).where(
+_OWN = select(*statements.columns(Pairing)).where(
     Pairing.id == bindparam("pairing_id"), Pairing.donor_id == bindparam("donor_id")
-)
-_UNDELIVERED_CLAIMS = (
-    select(func.count())
-    .select_from(Pairing)
-    .where(
-        Pairing.donor_id == bindparam("donor_id"),
-        Pairing.source == "claim",
-        Pairing.status == "active",
-    )
 )
 
 
@@ -102,20 +107,16 @@ async def start_claim(
 ) -> Pairing:
     """The active pairing of a direct claim (the need was just moved to claimed)."""
     now = utcnow()
-    pairing = Pairing(
-        need_id=need_id,
-        donor_id=donor_id,
-        source="claim",
-        status="active",
-        predicted_success=predicted_success,
-        village_code=village_code,
-        county_code=county_code,
-        created_at=now,
-        active_at=now,
-        expires_at=now + hold,
-    )
-    session.add(pairing)
-    await session.flush()
+    values = {
+        "need_id": need_id, "donor_id": donor_id, "offer_id": None, "run_id": None,
+        "source": "claim", "status": "active", "predicted_success": predicted_success,
+        "score": None, "village_code": village_code, "county_code": county_code,
+        "created_at": now, "expires_at": now + hold, "active_at": now, "delivered_at": None,
+        "ended_at": None, "delivery_note": None, "thanks": None,
+    }  # fmt: skip
+    new_id = (await statements.run(session, _INSERT_ONE, values)).scalar()
+    # The row as written, held by the session like one it loaded.
+    pairing = statements.hold(session, Pairing, {"id": new_id, **values})
     await events.record(session, **_event(pairing, "claim", None, actor_id=donor_id))
     return pairing
 
@@ -166,20 +167,19 @@ async def supersede_proposals(
     return len(ended)
 
 
+def holds(need_id: Any) -> ColumnElement[bool]:
+    """SQL: the pairing holds the need (a column): it is active or delivered."""
+    # The states written into the SQL, not a list expanded at each execution: its SQL is then
+    # the same every time, and SQLite plans it once (see statements.constant).
+    return and_(
+        Pairing.need_id == need_id,
+        Pairing.status.in_([statements.constant(state) for state in HOLDING]),
+    )
+
+
 async def holding(session: AsyncSession, need_id: int) -> Pairing | None:
     """The pairing that holds the need (active or delivered), if any."""
     pairing: Pairing | None = await session.scalar(_HOLDING, {"need_id": need_id})
-    return pairing
-
-
-async def held_by(session: AsyncSession, need_id: int) -> Pairing:
-    """The holding pairing of a need whose state says it is held; 409 if it has just moved."""
-    pairing = await holding(session, need_id)
-    if pairing is None:
-        raise Conflict(
-            "The need was changed by someone else while you were acting; reload it",
-            code="need_changed",
-        )
     return pairing
 
 
@@ -206,12 +206,6 @@ async def has_pairing(session: AsyncSession, donor_id: int, need_id: int) -> boo
     return found is not None
 
 
-async def undelivered_claims(session: AsyncSession, donor_id: int) -> int:
-    """The donor's direct claims not yet delivered: what the open-claim cap counts."""
-    count = (await statements.run(session, _UNDELIVERED_CLAIMS, {"donor_id": donor_id})).scalar()
-    return int(count or 0)
-
-
 def proposed_units() -> Select[int | None, int]:
     """Per offer, the units held by open proposals (for the pool's "capacity left")."""
     return (
@@ -230,11 +224,12 @@ def is_proposed(need_id: Any) -> Any:
 
 async def own_pairing(session: AsyncSession, donor: User, pairing_id: int, action: str) -> Pairing:
     """The donor's own pairing, if ``action`` is one its state allows to its holder."""
-    pairing: Pairing | None = await session.scalar(
-        _OWN, {"pairing_id": pairing_id, "donor_id": donor.id}
-    )
-    if pairing is None:
+    rows = (
+        await statements.run(session, _OWN, {"pairing_id": pairing_id, "donor_id": donor.id})
+    ).rows
+    if not rows:
         raise NotFound(f"No pairing {pairing_id}", code="pairing_not_found")
+    pairing = statements.entity(session, Pairing, rows[0])
     require(donor, TABLE.check(pairing.status, action).by, holder_id=pairing.donor_id)
     return pairing
 
