@@ -53,7 +53,7 @@ class PairingFacts:
 
     id: int
     donor_id: int
-    thanks: str | None
+    thanked: bool
 
 
 def follow(follower: Follower) -> None:
@@ -159,8 +159,8 @@ async def record(
 
     ``need``, the need concerned as the caller holds it (its id, title, category and village
     code), and ``pairing``, the pairing an event of a pairing records as the caller holds it
-    after the change (its id, donor and thanks), go to the followers with the event (as they
-    are now), so that they need not read them again.
+    after the change (its id, donor and whether the donor was thanked), go to the followers
+    with the event (as they are now), so that they need not read them again.
     """
     row: dict[str, Any] = {
         "entity": entity, "entity_id": entity_id, "need_id": need_id, "action": action,
@@ -170,7 +170,7 @@ async def record(
     if need is not None:
         row["need"] = NeedFacts(need.id, need.title, need.category, need.village_code)
     if pairing is not None:
-        row["pairing"] = PairingFacts(pairing.id, pairing.donor_id, pairing.thanks)
+        row["pairing"] = PairingFacts(pairing.id, pairing.donor_id, pairing.thanks is not None)
     _pending(session.sync_session).append(row)
 
 

@@ -76,15 +76,6 @@ class Message:
     at: dt.datetime | None = None  # when it was told (None: when it is written)
 
 
-@dataclass(frozen=True, slots=True)
-class _PairingFacts:
-    """What a notification needs of a pairing (as the outbox's read of pairings gives it)."""
-
-    id: int
-    donor_id: int
-    thanked: bool
-
-
 def need_data(need: Any) -> dict[str, Any]:
     """What a notification says of a need: its id, title, category and village code."""
     return {
@@ -153,9 +144,7 @@ def from_events(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> No
         needs.update((n.id, n) for n in connection.execute(_NEEDS, {"ids": sorted(unread)}))
     # So are the pairings: their donor, and whether the donor was thanked.
     pairings: dict[Any, Any] = {
-        row["entity_id"]: _PairingFacts(p.id, p.donor_id, p.thanks is not None)
-        for row, _ in told
-        if (p := row.get("pairing")) is not None
+        row["entity_id"]: p for row, _ in told if (p := row.get("pairing")) is not None
     }
     if unread_pairings := pairing_ids - pairings.keys():
         pairings.update(
