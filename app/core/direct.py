@@ -167,7 +167,12 @@ class Direct:
         if prepared is None:
             prepared = self._prepared[statement] = prepare(statement, self.engine.dialect)
         arguments = prepared.bind(parameters)
-        pooled = await self.engine.raw_connection()
+        try:
+            pooled = await self.engine.raw_connection()
+        except self.engine.dialect.loaded_dbapi.Error as exc:
+            # A connection that could not be made (the breaker's probe among them) is the
+            # driver's error here, not SQLAlchemy's as through a session: raised as the same.
+            raise DBAPIError(prepared.sql, None, exc, connection_invalidated=True) from exc
         driver: Any = pooled.driver_connection  # asyncpg's own Connection
         try:
             records = await driver.fetch(prepared.sql, *arguments)
