@@ -21,12 +21,11 @@ from app.core.db import Database
 from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.idempotency import IdempotencyMiddleware
-from app.core.limits import BodySizeLimitMiddleware
-from app.core.logging import RequestIdMiddleware, configure_logging
+from app.core.logging import configure_logging
+from app.core.middleware import RequestMiddleware
 from app.core.migrations import head_revisions
 from app.core.models import metadata as _all_models  # noqa: F401  (registers every model)
 from app.core.openapi import API_PREFIX, install_openapi, operation_id
-from app.core.problems import ProblemLanguageMiddleware
 from app.core.ratelimit import RateLimits
 from app.core.security import Passwords, Tokens
 from app.core.settings import Settings, get_settings
@@ -163,12 +162,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.replay_guard = account_of
     app.state.migration_heads = head_revisions()
     install_error_handlers(app)
-    # Inside RequestIdMiddleware (the last added is the outermost): its answers carry the id.
+    # Inside RequestMiddleware (the last added is the outermost): its answers carry the id.
     app.add_middleware(IdempotencyMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, larger=[upload_limit(settings)])
-    app.add_middleware(RequestIdMiddleware)
-    # Outside RequestIdMiddleware: the 500 it renders is in the caller's language too.
-    app.add_middleware(ProblemLanguageMiddleware)
+    app.add_middleware(RequestMiddleware, larger=[upload_limit(settings)])
     install_api(app, "", (health_router,))
     install_api(app)
     install_openapi(app)

@@ -42,6 +42,7 @@ from app.core.db import DirectDep, SessionDep, utcnow
 from app.core.openapi import link, links, problems
 from app.core.pagination import Cursor, Limit
 from app.core.ratelimit import RATE_LIMITED, RateLimitsDep, client_address
+from app.core.responses import validated_json
 from app.core.types import IdParam, Text
 from app.inbox import service as inbox
 from app.inbox.schemas import Preferences
@@ -198,9 +199,21 @@ async def _me(session: SessionDep, user: User) -> Me:
 
 
 def _present_me(user: User, unread: int, preferences: Preferences) -> Me:
-    return Me.model_validate(user).model_copy(
-        update={"unread_notifications": unread, "notifications": preferences}
+    return Me.model_validate(
+        {
+            **{name: getattr(user, name) for name in _ME_FIELDS},
+            "unread_notifications": unread,
+            "notifications": preferences,
+        }
     )
+
+
+# What Me reads of the account (by the names it validates from: donor_kind, scope_code …).
+_ME_FIELDS = tuple(
+    field.validation_alias if isinstance(field.validation_alias, str) else name
+    for name, field in Me.model_fields.items()
+    if name not in ("unread_notifications", "notifications")
+)
 
 
 # The account and its inbox's summary in one statement: GET /me is one round trip.
@@ -210,11 +223,12 @@ _ME = account_statement(*inbox.SUMMARY_COLUMNS)
 @me_router.get("/me", response_model=Me)
 async def read_me(
     request: Request, direct: DirectDep, token: Annotated[str | None, Depends(bearer)]
-) -> Me:
+) -> Response:
     """The signed-in account, its unread notifications and its notification preferences."""
     claims = read_claims(request.app.state.tokens, token)
     user, row = await account_row(direct, claims, _ME, {"now": utcnow()})
-    return _present_me(user, *inbox.summary_of(*row[-len(inbox.SUMMARY_COLUMNS) :]))
+    me = _present_me(user, *inbox.summary_of(*row[-len(inbox.SUMMARY_COLUMNS) :]))
+    return validated_json(Me, me)
 
 
 @me_router.patch("/me", response_model=Me, responses=problems(403))

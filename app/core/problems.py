@@ -14,13 +14,10 @@ extra fields (``limit``, ``cap_fen``, ``allowed`` …) where it names them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Literal
-
-from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 Language = Literal["zh-CN", "en"]
 DEFAULT_LANGUAGE: Language = "zh-CN"
@@ -334,12 +331,23 @@ _CODE_TITLES_ZH = {"invalid_transition": "不允许的状态变更"}
 
 # -- the caller's language ---------------------------------------------------------------------
 
-_language: ContextVar[Language] = ContextVar("problem_language", default=DEFAULT_LANGUAGE)
+# The caller's Accept-Language, held while its request is served (app.core.middleware); read
+# only when a problem is written, which most requests never do.
+_accept_language: ContextVar[str | None] = ContextVar("accept_language", default=None)
+
+
+def hold_language(accept_language: str | None) -> Token[str | None]:
+    """Hold ``accept_language`` (the header, as sent) for the request being served."""
+    return _accept_language.set(accept_language)
+
+
+def release_language(token: Token[str | None]) -> None:
+    _accept_language.reset(token)
 
 
 def current_language() -> Language:
     """The language the problems of the request being served are written in."""
-    return _language.get()
+    return negotiate(_accept_language.get())
 
 
 _LANGUAGES: dict[str, Language] = {"zh": "zh-CN", "*": "zh-CN", "en": "en"}
@@ -373,23 +381,6 @@ def _weight(params: str) -> float:
                 return 0.0
             return weight if 0 <= weight <= 1 else 0.0
     return 1.0
-
-
-class ProblemLanguageMiddleware:
-    """Hold the language of the request's ``Accept-Language`` while it is served."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        token = _language.set(negotiate(Headers(scope=scope).get("accept-language")))
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            _language.reset(token)
 
 
 # -- the words of one problem ------------------------------------------------------------------

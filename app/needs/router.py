@@ -14,6 +14,7 @@ from app.core.errors import NotFound, PreconditionRequired
 from app.core.openapi import link, links, problems
 from app.core.pagination import Cursor, Limit
 from app.core.ratelimit import RATE_LIMITED, RateLimitsDep
+from app.core.responses import validated_json
 from app.core.settings import Settings
 from app.core.types import IdParam, Text, code, version_of
 from app.core.vocabulary import Category
@@ -197,7 +198,7 @@ async def list_needs(
         list[Status] | None,
         Query(alias="status", description="Admins only; published by default"),
     ] = None,
-) -> NeedPage:
+) -> Response:
     """Browse needs, newest, most urgent or nearest deadline first, a page at a time."""
     filters = browse.BrowseFilters(
         region=region,
@@ -216,20 +217,19 @@ async def list_needs(
     )
     browse.check_statuses(user, filters)
     views, next_cursor = browse.page_of(query, rows)
-    return NeedPage(items=[present(view, user) for view in views], next_cursor=next_cursor)
+    page = NeedPage(items=[present(view, user) for view in views], next_cursor=next_cursor)
+    return validated_json(NeedPage, page)
 
 
 @router.get("/{need_id}", response_model=AnyNeedRead)
-async def read_need(
-    direct: DirectDep, claims: AccessClaimsDep, need_id: NeedId, response: Response
-) -> NeedRead | NeedPublicRead:
+async def read_need(direct: DirectDep, claims: AccessClaimsDep, need_id: NeedId) -> Response:
     """One need, as the caller may see it; its ETag is its version."""
     # The caller's account and the need in one statement, as for a page.
     statement = browse.one_statement(browse.reader_scope(claims.role, claims.scope))
     user, rows = await account_and_rows(direct, claims, statement, {"need_id": need_id})
     view = browse.view_of(need_id, rows[0] if rows else None)
-    response.headers["ETag"] = f'"{view.need.version}"'
-    return present(view, user)
+    etag = {"ETag": f'"{view.need.version}"'}
+    return validated_json((NeedRead, NeedPublicRead), present(view, user), headers=etag)
 
 
 @router.patch("/{need_id}", response_model=NeedRead, responses=problems(403, 409, 412, 428))

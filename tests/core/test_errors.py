@@ -14,8 +14,8 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
 from app.core.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
-from app.core.logging import RequestIdMiddleware, configure_logging
-from app.core.problems import ProblemLanguageMiddleware
+from app.core.logging import configure_logging
+from app.core.middleware import RequestMiddleware
 from app.main import create_app
 from tests.conftest import settings_for
 
@@ -40,8 +40,7 @@ async def failing() -> AsyncIterator[AsyncClient]:
     configure_logging("INFO")
     app = FastAPI()
     install_error_handlers(app)
-    app.add_middleware(RequestIdMiddleware)
-    app.add_middleware(ProblemLanguageMiddleware)
+    app.add_middleware(RequestMiddleware)
 
     @app.get("/boom")
     async def boom() -> None:
