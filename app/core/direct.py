@@ -37,7 +37,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.util import await_only, greenlet_spawn
 
 from app.core.errors import database_unreachable
 
@@ -167,28 +167,35 @@ class Direct:
         if prepared is None:
             prepared = self._prepared[statement] = prepare(statement, self.engine.dialect)
         arguments = prepared.bind(parameters)
+        # Check-out, statement and check-in in one greenlet: each hop to a greenlet and back
+        # costs about 10 µs of CPU, a third of what the pool's check-out and check-in cost.
+        records = await greenlet_spawn(self._fetch, prepared.sql, arguments)
+        return [prepared.row(record) for record in records]
+
+    def _fetch(self, sql: str, arguments: list[Any]) -> list[Any]:
+        """The statement's records, on a connection of the pool (on a greenlet: the pool's
+        check-out may connect or ping, and its check-in close, each waiting on the driver)."""
         try:
-            pooled = await self.engine.raw_connection()
+            pooled = self.engine.sync_engine.raw_connection()
         except self.engine.dialect.loaded_dbapi.Error as exc:
             # A connection that could not be made (the breaker's probe among them) is the
             # driver's error here, not SQLAlchemy's as through a session: raised as the same.
-            raise DBAPIError(prepared.sql, None, exc, connection_invalidated=True) from exc
+            raise DBAPIError(sql, None, exc, connection_invalidated=True) from exc
         driver: Any = pooled.driver_connection  # asyncpg's own Connection
         try:
-            records = await driver.fetch(prepared.sql, *arguments)
+            return cast(list[Any], await_only(driver.fetch(sql, *arguments)))
         except Exception as exc:
-            raise await self._failed(pooled, prepared.sql, exc) from exc
+            raise self._failed(pooled, sql, exc) from exc
         except BaseException:
             # Cancelled mid-statement: the connection may still be answering it.
-            await greenlet_spawn(pooled.invalidate)
+            pooled.invalidate()
             raise
         finally:
-            # Checked in on the greenlet: should the pool close the connection (overflow,
-            # invalidated), closing it waits on the driver.
-            await greenlet_spawn(pooled.close)
-        return [prepared.row(record) for record in records]
+            # Should the pool close the connection (overflow, invalidated), closing it waits
+            # on the driver.
+            pooled.close()
 
-    async def _failed(self, pooled: Any, sql: str, exc: Exception) -> DBAPIError:
+    def _failed(self, pooled: Any, sql: str, exc: Exception) -> DBAPIError:
         """The error a failed statement raises; the connection dropped if it cannot be
         trusted."""
         server_refused = hasattr(exc, "sqlstate") and not database_unreachable(exc)
@@ -198,5 +205,5 @@ class Direct:
         if not server_refused:
             # As SQLAlchemy handles a disconnect: this connection and every other the pool made
             # before now are replaced (they belong to the same server, which just failed one).
-            await greenlet_spawn(self.engine.sync_engine.pool._invalidate, pooled, exc)
+            self.engine.sync_engine.pool._invalidate(pooled, exc)
         return error

@@ -12,8 +12,8 @@ import datetime as dt
 import json
 import logging
 import re
+import secrets
 import sys
-import uuid
 from contextvars import ContextVar, Token
 from typing import Any
 
@@ -93,7 +93,7 @@ def current_request_id() -> str | None:
 def hold_request_id(offered: str) -> tuple[str, Token[str | None]]:
     """The id of the request being served (``offered`` by the caller when it is sane, else a new
     one), bound to every log line until :func:`release_request_id`."""
-    request_id = offered if _SANE_ID.match(offered) else uuid.uuid4().hex
+    request_id = offered if _SANE_ID.match(offered) else secrets.token_hex(16)
     structlog.contextvars.bind_contextvars(request_id=request_id)
     return request_id, _request_id.set(request_id)
 

@@ -17,7 +17,7 @@ TimeOfDay = Annotated[str, Text(5, strip=False, pattern=r"^([01][0-9]|2[0-3]):[0
 class QuietHours(BaseModel):
     """Reminders falling between ``start`` and ``end`` (China Standard Time) wait for ``end``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     start: TimeOfDay = "22:00"
     end: TimeOfDay = "08:00"
@@ -25,6 +25,8 @@ class QuietHours(BaseModel):
 
 class Preferences(BaseModel):
     """How each type reaches the user: at once, in the daily digest, or not at all."""
+
+    model_config = ConfigDict(frozen=True)  # one instance may serve many answers
 
     modes: dict[NotificationType, Mode] = Field(
         description="Every type with its mode (immediate unless the user chose otherwise)"
